@@ -1,0 +1,56 @@
+"""The exception family of jupyter-k8stty.
+
+Messages say what was expected and what arrived, and never carry credentials.
+"""
+
+from __future__ import annotations
+
+
+class K8sTTYError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(K8sTTYError):
+    """No usable cluster configuration (kubeconfig, context or in-cluster account)."""
+
+
+class ApiError(K8sTTYError):
+    """The Kubernetes API server refused a request.
+
+    Attributes:
+        status: the HTTP status code (for example 404), or ``None`` when the
+            server could not be reached at all.
+        reason: the ``metav1.Status`` reason (``NotFound``, ``Forbidden``, ...) if any.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class StreamError(K8sTTYError):
+    """The exec stream failed: the connection dropped or the server reported an error."""
+
+
+class ExecTimeout(K8sTTYError, TimeoutError):
+    """The command did not finish within the allowed time."""
+
+
+class ExecError(K8sTTYError):
+    """The command ran and exited with a non-zero code.
+
+    Attributes:
+        exit_code: the command's exit code.
+        stdout: what the command wrote to stdout.
+        stderr: what the command wrote to stderr.
+    """
+
+    def __init__(self, exit_code: int, stdout: bytes = b"", stderr: bytes = b"", *,
+                 command: list[str] | None = None):
+        what = f"command {command!r}" if command else "command"
+        super().__init__(f"{what} exited with code {exit_code}")
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.command = command

@@ -1,0 +1,152 @@
+"""Cluster configuration: kubeconfig or in-cluster service account to a client ``Configuration``.
+
+The official ``kubernetes`` client does the loading (merged ``KUBECONFIG`` lists,
+exec credential plugins, client certificates, in-cluster tokens); this module only
+picks the source, caches the result and turns loader failures into
+:class:`~jupyter_k8stty.errors.ConfigError` messages that name no secret.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from ..errors import ConfigError
+
+_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """A loaded cluster configuration.
+
+    Attributes:
+        configuration: the ``kubernetes.client.Configuration`` holding server and credentials.
+        namespace: the namespace of the chosen context (or service account), else ``default``.
+        context: the context name, or ``"in-cluster"``.
+    """
+
+    configuration: k8s_client.Configuration
+    namespace: str
+    context: str
+
+    @property
+    def server(self) -> str:
+        """The API server's URL (never secret)."""
+        return self.configuration.host
+
+
+_cache: dict[tuple, ClusterConfig] = {}
+_cache_lock = threading.Lock()
+
+
+def _kubeconfig_files(kubeconfig: str | None) -> list[str]:
+    raw = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    return [os.path.expanduser(p) for p in raw.split(os.pathsep) if p]
+
+
+def _service_account_dir() -> str:
+    # Tests point this at a fake service-account folder; real pods use the default.
+    return os.environ.get("K8STTY_SERVICE_ACCOUNT_DIR", _SERVICE_ACCOUNT_DIR)
+
+
+def _stamp(paths: list[str]) -> tuple:
+    stamp = []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stamp.append((path, stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamp.append((path, None, None))
+    return tuple(stamp)
+
+
+def load_cluster_config(*, context: str | None = None, kubeconfig: str | None = None) -> ClusterConfig:
+    """Load the configuration for ``context`` from ``kubeconfig`` (or ``KUBECONFIG``).
+
+    When no kubeconfig file exists and the process runs inside a pod (the
+    ``KUBERNETES_SERVICE_HOST`` variable is set), the pod's service account is used.
+    Results are cached until a kubeconfig file changes.
+
+    Raises:
+        ConfigError: no configuration could be loaded; the message says where we looked.
+    """
+    files = _kubeconfig_files(kubeconfig)
+    existing = [p for p in files if os.path.exists(p)]
+    key = (context, tuple(files), _stamp(existing))
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    if existing:
+        loaded = _load_kubeconfig(existing, context)
+    elif os.environ.get("KUBERNETES_SERVICE_HOST") and kubeconfig is None and context is None:
+        loaded = _load_in_cluster()
+    else:
+        where = ", ".join(files) or "(none)"
+        raise ConfigError(
+            f"no Kubernetes configuration found: no kubeconfig at {where} and not running in a "
+            "pod. Set KUBECONFIG, pass kubeconfig=..., or start the sandbox with "
+            "`jupyter-k8stty sandbox`."
+        )
+    with _cache_lock:
+        _cache[key] = loaded
+    return loaded
+
+
+def _load_kubeconfig(files: list[str], context: str | None) -> ClusterConfig:
+    joined = os.pathsep.join(files)
+    try:
+        contexts, active = k8s_config.list_kube_config_contexts(config_file=joined)
+    except Exception as exc:  # the loader raises bare Exception/ConfigException/YAML errors
+        raise ConfigError(f"cannot read kubeconfig {joined}: {_first_line(exc)}") from None
+    chosen = active
+    if context is not None:
+        chosen = next((c for c in contexts or () if c.get("name") == context), None)
+        if chosen is None:
+            names = ", ".join(sorted(c.get("name", "?") for c in contexts or ())) or "none"
+            raise ConfigError(f"context {context!r} not found in {joined} (contexts: {names})")
+    if not chosen:
+        raise ConfigError(f"kubeconfig {joined} has no current-context; pass context=...")
+    configuration = k8s_client.Configuration()
+    try:
+        k8s_config.load_kube_config(
+            config_file=joined,
+            context=chosen["name"],
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot load context {chosen['name']!r} from {joined}: {_first_line(exc)}"
+        ) from None
+    namespace = (chosen.get("context") or {}).get("namespace") or "default"
+    return ClusterConfig(configuration, namespace, chosen["name"])
+
+
+def _load_in_cluster() -> ClusterConfig:
+    folder = _service_account_dir()
+    configuration = k8s_client.Configuration()
+    try:
+        loader = k8s_config.incluster_config.InClusterConfigLoader(
+            token_filename=os.path.join(folder, "token"),
+            cert_filename=os.path.join(folder, "ca.crt"),
+        )
+        loader.load_and_set(configuration)
+    except Exception as exc:
+        raise ConfigError(f"cannot load the in-cluster service account: {_first_line(exc)}") from None
+    try:
+        with open(os.path.join(folder, "namespace"), encoding="utf-8") as f:
+            namespace = f.read().strip() or "default"
+    except OSError:
+        namespace = "default"
+    return ClusterConfig(configuration, namespace, "in-cluster")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,485 @@
+"""``ExecSession``: one exec stream into a pod, read by one background thread.
+
+The reader thread blocks on the websocket and hands each frame's payload to the
+output callbacks. It reads frames straight off the socket rather than through
+``WSClient.update()``/``read_channel()``, which concatenate bytes while draining
+(quadratic in the output size) and keep every byte with ``capture_all``.
+
+Threads: ``k8stty-reader-NS/POD`` reads; ``k8stty-keepalive-NS/POD`` sends a
+websocket ping when the stream has been quiet for ``keepalive`` seconds and ends the
+session when the peer stays silent for ``keepalive_timeout`` more. Both are
+daemons and end with the session. ``write``, ``resize``, ``close_stdin``,
+``acknowledge`` and ``close`` may be called from any thread: sends are serialised by
+``websocket-client``'s lock. Reading and writing one TLS connection from two threads
+is the same full-duplex pattern ``websocket-client`` uses for ``WebSocketApp``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import websocket
+
+from ..errors import K8sTTYError, StreamError
+from . import protocol
+from .client import load_cluster_config
+from .connect import DEFAULT_CONNECT_TIMEOUT, open_exec_websocket
+
+log = logging.getLogger("jupyter_k8stty")
+
+#: Login shell with fallbacks, the way UI tools open a shell in an unknown image.
+DEFAULT_SHELL: list[str] = [
+    "sh",
+    "-c",
+    "if command -v bash >/dev/null 2>&1; then exec bash -l; "
+    "elif command -v ash >/dev/null 2>&1; then exec ash -l; else exec sh -l; fi",
+]
+
+#: Largest stdin payload put in one websocket message.
+STDIN_CHUNK: int = 64 * 1024
+#: Seconds of silence before a keepalive ping.
+DEFAULT_KEEPALIVE: float = 30.0
+#: Seconds after a ping without any frame before the peer is declared dead.
+DEFAULT_KEEPALIVE_TIMEOUT: float = 30.0
+
+OutputCallback = Callable[[int, bytes], None]
+ExitCallback = Callable[["ExecSession"], None]
+
+
+class ExecSession:
+    """An exec stream into one container of a pod.
+
+    Args:
+        pod: the pod's name.
+        command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`).
+        namespace: defaults to the context's namespace, else ``default``.
+        container: defaults to the server's choice (the pod's first container).
+        tty: allocate a TTY (stderr then arrives merged into stdout).
+        stdin: attach stdin.
+        context: kubeconfig context; defaults to the current one.
+        kubeconfig: kubeconfig path(s); defaults to ``KUBECONFIG`` or ``~/.kube/config``.
+        rows: initial terminal height, sent as a resize right after connecting.
+        cols: initial terminal width.
+        flow_window: when set, the reader stops reading the socket while more than this
+            many output bytes are unacknowledged (see :meth:`acknowledge`), so pressure
+            reaches the pod through TCP instead of piling up in memory.
+        connect_timeout: seconds for TCP, TLS and the upgrade.
+        keepalive: seconds of silence before a ping; ``0`` disables keepalive.
+        keepalive_timeout: seconds without any answer after a ping before giving up.
+
+    Example:
+        >>> s = ExecSession("web-0", ["sh", "-c", "echo hi; exit 3"], tty=False)
+        >>> s.on_output(lambda channel, data: print(channel, data))
+        >>> s.start().wait()
+        3
+    """
+
+    def __init__(
+        self,
+        pod: str,
+        command: list[str] | None = None,
+        *,
+        namespace: str | None = None,
+        container: str | None = None,
+        tty: bool = True,
+        stdin: bool = True,
+        context: str | None = None,
+        kubeconfig: str | None = None,
+        rows: int | None = None,
+        cols: int | None = None,
+        flow_window: int | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        keepalive: float = DEFAULT_KEEPALIVE,
+        keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
+    ):
+        if isinstance(command, str):
+            raise TypeError("command must be a list of arguments, not a string")
+        self.pod = pod
+        self.command: list[str] = list(command) if command else list(DEFAULT_SHELL)
+        self.namespace = namespace
+        self.container = container
+        self.tty = tty
+        self.stdin = stdin
+        self.context = context
+        self.kubeconfig = kubeconfig
+        self.flow_window = flow_window
+        self.connect_timeout = connect_timeout
+        self.keepalive = keepalive
+        self.keepalive_timeout = keepalive_timeout
+        self._initial_size = (rows, cols) if rows and cols else None
+        self._size: tuple[int, int] | None = None
+
+        #: Negotiated subprotocol (``v5.channel.k8s.io`` or ``v4.channel.k8s.io``).
+        self.protocol: str | None = None
+        #: The command's exit code once it has ended; ``None`` before or on error.
+        self.exit_code: int | None = None
+        #: A one-line message when the session failed; ``None`` otherwise.
+        self.error: str | None = None
+
+        self._status = "new"
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._ws: websocket.WebSocket | None = None
+        self._closing = False
+        self._output_callbacks: list[OutputCallback] = []
+        self._exit_callbacks: list[ExitCallback] = []
+        self._flow = threading.Condition(threading.Lock())
+        self._unacked = 0
+        self._paused = False
+        self._last_frame = time.monotonic()
+        self._reader: threading.Thread | None = None
+        self._keepalive_thread: threading.Thread | None = None
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """``new``, ``connecting``, ``connected``, ``exited``, ``error`` or ``closed``."""
+        return self._status
+
+    @property
+    def name(self) -> str:
+        """``namespace/pod`` (namespace as resolved once started)."""
+        return f"{self.namespace or '?'}/{self.pod}"
+
+    @property
+    def unacknowledged(self) -> int:
+        """Output bytes delivered but not yet acknowledged (flow control)."""
+        return self._unacked
+
+    @property
+    def paused(self) -> bool:
+        """Whether the reader is waiting for acknowledgements before reading on."""
+        return self._paused
+
+    def __repr__(self) -> str:
+        return f"<ExecSession {self.name} {self.command!r} {self._status}>"
+
+    # -- callbacks -----------------------------------------------------------------------
+
+    def on_output(self, callback: OutputCallback) -> None:
+        """Call ``callback(channel, data)`` on the reader thread for each output chunk.
+
+        ``channel`` is 1 (stdout, or the merged TTY) or 2 (stderr). Keep callbacks fast:
+        they run on the reader thread. An exception in a callback ends the session with
+        an error rather than losing output silently.
+        """
+        self._output_callbacks.append(callback)
+
+    def on_exit(self, callback: ExitCallback) -> None:
+        """Call ``callback(session)`` once when the stream ends for any reason.
+
+        If the session has already ended, the callback runs at once.
+        """
+        with self._lock:
+            if not self._done.is_set():
+                self._exit_callbacks.append(callback)
+                return
+        self._run_exit_callback(callback)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> ExecSession:
+        """Connect and start the reader thread; returns ``self``.
+
+        Blocks for the handshake (bounded by ``connect_timeout``).
+
+        Raises:
+            ConfigError: no usable cluster configuration.
+            ApiError: the API server refused (no such pod or container, forbidden, ...)
+                or could not be reached.
+        """
+        with self._lock:
+            if self._status != "new":
+                raise RuntimeError(f"session already started ({self._status})")
+            self._status = "connecting"
+        try:
+            cluster = load_cluster_config(context=self.context, kubeconfig=self.kubeconfig)
+            self.namespace = self.namespace or cluster.namespace
+            ws = open_exec_websocket(
+                cluster.configuration,
+                self.namespace,
+                self.pod,
+                self.command,
+                container=self.container,
+                tty=self.tty,
+                stdin=self.stdin,
+                connect_timeout=self.connect_timeout,
+            )
+        except K8sTTYError as exc:
+            self._finish("error", error=str(exc))
+            raise
+        with self._lock:
+            self._ws = ws
+            self.protocol = ws.subprotocol or protocol.V4_PROTOCOL
+            closed_meanwhile = self._closing
+            if not closed_meanwhile:
+                self._status = "connected"
+        if closed_meanwhile:
+            self._shutdown_socket()
+            return self
+        self._last_frame = time.monotonic()
+        label = f"{self.namespace}/{self.pod}"
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"k8stty-reader-{label}", daemon=True
+        )
+        self._reader.start()
+        if self._initial_size:
+            self.resize(*self._initial_size)
+        if self.keepalive and self.keepalive > 0:
+            self._keepalive_thread = threading.Thread(
+                target=self._keepalive_loop, name=f"k8stty-keepalive-{label}", daemon=True
+            )
+            self._keepalive_thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the stream to end; return the exit code (``None`` on error, close or timeout)."""
+        self._done.wait(timeout)
+        return self.exit_code
+
+    @property
+    def done(self) -> bool:
+        """Whether the stream has ended."""
+        return self._done.is_set()
+
+    def close(self) -> None:
+        """End the session: send a websocket close and drop the connection.
+
+        The server then hangs up the process (a TTY shell gets SIGHUP). Safe to call
+        from any thread, more than once, and before :meth:`start` finished.
+        """
+        with self._lock:
+            if self._closing or self._done.is_set():
+                return
+            self._closing = True
+            ws = self._ws
+        with self._flow:
+            self._flow.notify_all()
+        if ws is None:
+            self._finish("closed")
+            return
+        try:
+            ws.send_close()
+        except Exception:  # the peer may already be gone; dropping the socket is what matters
+            pass
+        self._shutdown_socket()
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=5)
+        self._finish("closed")
+
+    def __enter__(self) -> ExecSession:
+        return self if self._status != "new" else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- input ---------------------------------------------------------------------------
+
+    def write(self, data: bytes | str) -> None:
+        """Send ``data`` to the command's stdin (``str`` is encoded as UTF-8).
+
+        Blocks while the connection's send buffer is full (the pod is not reading).
+
+        Raises:
+            StreamError: the session is not connected.
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        ws = self._connected_ws()
+        for start in range(0, len(data), STDIN_CHUNK):
+            chunk = data[start:start + STDIN_CHUNK]
+            self._send(ws, protocol.encode_frame(protocol.STDIN_CHANNEL, chunk))
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Tell the pod's TTY its new size. Repeated identical sizes are not resent."""
+        payload = protocol.encode_resize(rows, cols)
+        with self._lock:
+            if self._ws is None and self._status in ("new", "connecting"):
+                self._initial_size = (int(rows), int(cols))
+                return
+            if self._size == (rows, cols):
+                return
+            self._size = (int(rows), int(cols))
+        self._send(self._connected_ws(), bytes((protocol.RESIZE_CHANNEL,)) + payload)
+
+    def close_stdin(self) -> None:
+        """Signal end of input so commands such as ``cat``, ``wc`` or ``tar x`` finish.
+
+        Uses the v5 close message. Protocol v4 has no way to close stdin alone.
+
+        Raises:
+            StreamError: the server only speaks v4, or the session is not connected.
+        """
+        ws = self._connected_ws()
+        if self.protocol != protocol.V5_PROTOCOL:
+            raise StreamError(
+                "the API server only speaks exec protocol v4, which cannot close stdin "
+                "(Kubernetes 1.30+ offers v5)"
+            )
+        self._send(ws, protocol.encode_close(protocol.STDIN_CHANNEL))
+
+    def acknowledge(self, nbytes: int) -> None:
+        """Mark ``nbytes`` of delivered output as consumed (flow control)."""
+        with self._flow:
+            self._unacked = max(0, self._unacked - int(nbytes))
+            if self.flow_window is None or self._unacked < self.flow_window:
+                self._flow.notify_all()
+
+    def _connected_ws(self) -> websocket.WebSocket:
+        ws = self._ws
+        if ws is None or self._done.is_set() or self._closing:
+            raise StreamError(f"the exec session into {self.name} is {self._status}")
+        return ws
+
+    def _send(self, ws: websocket.WebSocket, payload: bytes) -> None:
+        try:
+            ws.send(payload, opcode=websocket.ABNF.OPCODE_BINARY)
+        except (OSError, websocket.WebSocketException) as exc:
+            raise StreamError(f"could not send to {self.name}: {exc or type(exc).__name__}") from None
+
+    # -- reader and keepalive threads ----------------------------------------------------
+
+    def _read_loop(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        recv = ws.recv_data_frame
+        callbacks = self._output_callbacks
+        window = self.flow_window
+        binary, text = websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_TEXT
+        result: tuple[str, int | None, str | None] | None = None
+        try:
+            while result is None:
+                if window is not None and self._unacked >= window:
+                    self._wait_for_acknowledgements(window)
+                    if self._closing:
+                        break
+                opcode, frame = recv(True)
+                self._last_frame = time.monotonic()
+                if opcode == binary or opcode == text:
+                    data = frame.data
+                    if not data:
+                        continue
+                    channel = data[0]
+                    if channel == protocol.STDOUT_CHANNEL or channel == protocol.STDERR_CHANNEL:
+                        if len(data) > 1:
+                            payload = data[1:]
+                            if window is not None:
+                                with self._flow:
+                                    self._unacked += len(payload)
+                            for callback in callbacks:
+                                callback(channel, payload)
+                    elif channel == protocol.STATUS_CHANNEL:
+                        status = protocol.parse_status(data[1:])
+                        if status.error is None:
+                            result = ("exited", status.exit_code, None)
+                        else:
+                            result = ("error", None, status.error)
+                    elif channel != protocol.CLOSE_CHANNEL:
+                        log.debug("ignoring a frame on unknown channel %d from %s", channel, self.name)
+                elif opcode == websocket.ABNF.OPCODE_CLOSE:
+                    if not self._closing:
+                        result = ("error", None, self._lost("closed the stream"))
+                    break
+        except (OSError, websocket.WebSocketException) as exc:
+            if not self._closing:
+                detail = str(exc) or type(exc).__name__
+                result = ("error", None, self._lost(f"dropped the connection ({detail})"))
+        except Exception as exc:  # a failing output callback must not vanish silently
+            log.exception("output handler failed for %s", self.name)
+            result = ("error", None, f"output handler failed: {type(exc).__name__}: {exc}")
+        finally:
+            self._shutdown_socket()
+            if result is None:
+                self._finish("closed")
+            else:
+                kind, code, error = result
+                self._finish(kind, exit_code=code, error=error)
+
+    def _lost(self, what: str) -> str:
+        return f"the API server {what} before the command's exit status arrived ({self.name})"
+
+    def _wait_for_acknowledgements(self, window: int) -> None:
+        with self._flow:
+            self._paused = True
+            while self._unacked >= window and not self._closing:
+                self._flow.wait()
+            self._paused = False
+        # Time spent paused is not silence from the peer.
+        self._last_frame = time.monotonic()
+
+    def _keepalive_loop(self) -> None:
+        interval = self.keepalive
+        pinged_at: float | None = None
+        while not self._done.wait(min(interval, self.keepalive_timeout) / 2):
+            if self._paused:
+                pinged_at = None
+                continue
+            now = time.monotonic()
+            if pinged_at is not None and self._last_frame < pinged_at:
+                if now - pinged_at >= self.keepalive_timeout:
+                    log.warning("no answer from %s for %.0f s after a ping", self.name, now - pinged_at)
+                    self._fail(
+                        f"the connection to {self.name} is dead: no answer to a keepalive ping "
+                        f"within {self.keepalive_timeout:g} s"
+                    )
+                    return
+                continue
+            if now - self._last_frame >= interval:
+                ws = self._ws
+                try:
+                    if ws is not None:
+                        ws.ping()
+                        pinged_at = time.monotonic()
+                except (OSError, websocket.WebSocketException):
+                    return  # the reader sees the broken socket and reports it
+            else:
+                pinged_at = None
+
+    def _fail(self, error: str) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+        self._finish("error", error=error)
+        self._shutdown_socket()
+
+    def _shutdown_socket(self) -> None:
+        ws = self._ws
+        sock = getattr(ws, "sock", None) if ws is not None else None
+        if sock is None:
+            return
+        try:
+            # socket.socket.shutdown, not SSLSocket.shutdown: it wakes a reader blocked
+            # in recv() without touching the TLS state another thread is using.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if threading.current_thread() is self._reader or self._reader is None:
+            try:
+                ws.shutdown()
+            except Exception:
+                pass
+
+    def _finish(self, status: str, *, exit_code: int | None = None, error: str | None = None) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self.exit_code = exit_code
+            self.error = error
+            self._status = status
+            self._done.set()
+            callbacks, self._exit_callbacks = self._exit_callbacks, []
+        with self._flow:
+            self._flow.notify_all()
+        for callback in callbacks:
+            self._run_exit_callback(callback)
+
+    def _run_exit_callback(self, callback: ExitCallback) -> None:
+        try:
+            callback(self)
+        except Exception:
+            log.exception("exit callback failed for %s", self.name)
