@@ -1,0 +1,152 @@
+"""Exec throughput on the sandbox: kubectl, the client's update() loop, raw frames, ours.
+
+Usage::
+
+    python benchmarks/exec_throughput.py [--mb 50] [--repeat 3]
+
+Every variant streams the same ``head -c N /dev/zero`` (tty=false) from the same
+sandbox, which runs in its own process. Prints MB/s and the ratio to raw frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from kubernetes import client, config  # noqa: E402
+from kubernetes.stream import stream  # noqa: E402
+from sandbox_process import sandbox_process  # noqa: E402
+
+from jupyter_k8stty import ExecSession, run  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def command(nbytes: int) -> list[str]:
+    return ["head", "-c", str(nbytes), "/dev/zero"]
+
+
+def bench_kubectl(kubeconfig: str, nbytes: int) -> int:
+    env = dict(os.environ, KUBECONFIG=kubeconfig)
+    out = subprocess.run(
+        ["kubectl", "exec", "demo", "-c", "main", "--", *command(nbytes)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+    )
+    return len(out.stdout)
+
+
+def _api(kubeconfig: str) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+
+
+def bench_update_loop(kubeconfig: str, nbytes: int) -> int:
+    """The loop from the kubernetes client's documentation and examples."""
+    resp = stream(
+        _api(kubeconfig).connect_get_namespaced_pod_exec, "demo", "default",
+        command=command(nbytes), stderr=True, stdin=False, stdout=True, tty=False,
+        _preload_content=False, binary=True,
+    )
+    received = 0
+    while resp.is_open():
+        resp.update(timeout=1)
+        if resp.peek_stdout():
+            received += len(resp.read_stdout())
+    resp.close()
+    return received
+
+
+def bench_raw_frames(kubeconfig: str, nbytes: int) -> int:
+    """Frames straight off the client's websocket: the ceiling for any reader."""
+    resp = stream(
+        _api(kubeconfig).connect_get_namespaced_pod_exec, "demo", "default",
+        command=command(nbytes), stderr=True, stdin=False, stdout=True, tty=False,
+        _preload_content=False, binary=True,
+    )
+    ws = resp.sock
+    received = 0
+    while True:
+        opcode, frame = ws.recv_data_frame(True)
+        if opcode == 0x8:
+            break
+        data = frame.data
+        if data and data[0] == 1:
+            received += len(data) - 1
+        elif data and data[0] == 3:
+            break
+    ws.close()
+    return received
+
+
+def bench_session(kubeconfig: str, nbytes: int) -> int:
+    received = 0
+
+    def count(channel: int, data: bytes) -> None:
+        nonlocal received
+        received += len(data)
+
+    s = ExecSession("demo", command(nbytes), kubeconfig=kubeconfig, tty=False, stdin=False)
+    s.on_output(count)
+    s.start()
+    if s.wait(300) != 0:
+        raise RuntimeError(s.error)
+    return received
+
+
+def bench_run(kubeconfig: str, nbytes: int) -> int:
+    return len(run("demo", command(nbytes), kubeconfig=kubeconfig).stdout)
+
+
+VARIANTS = {
+    "raw frames (ws.sock)": bench_raw_frames,
+    "ExecSession": bench_session,
+    "run()": bench_run,
+    "kubectl exec": bench_kubectl,
+    "client update() loop": bench_update_loop,
+}
+
+
+def measure(fn, kubeconfig: str, nbytes: int, repeat: int) -> float:
+    rates = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        got = fn(kubeconfig, nbytes)
+        elapsed = time.perf_counter() - started
+        if got != nbytes:
+            raise RuntimeError(f"{fn.__name__} received {got} of {nbytes} bytes")
+        rates.append(nbytes / MB / elapsed)
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=50, help="megabytes per transfer (default 50)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per variant; the median is shown")
+    parser.add_argument("--slow-repeat", type=int, default=1,
+                        help="runs of the client's update() loop, which is slow (default 1)")
+    args = parser.parse_args()
+    nbytes = args.mb * MB
+    with sandbox_process() as kubeconfig:
+        bench_session(kubeconfig, MB)  # warm up: config cache, TLS, page cache
+        results = {}
+        for name, fn in VARIANTS.items():
+            repeat = args.slow_repeat if fn is bench_update_loop else args.repeat
+            results[name] = measure(fn, kubeconfig, nbytes, repeat)
+            print(f"  measured {name}: {results[name]:.1f} MB/s", file=sys.stderr, flush=True)
+    raw = results["raw frames (ws.sock)"]
+    print(f"\nexec throughput, {args.mb} MB of stdout per run, median of {args.repeat}")
+    print(f"{'variant':<24} {'MB/s':>9} {'x raw':>7}")
+    for name, rate in results.items():
+        print(f"{name:<24} {rate:>9.1f} {rate / raw:>7.2f}")
+    ours = results["ExecSession"]
+    print(f"\nExecSession / raw frames   = {ours / raw:.2f}  (target >= 0.8)")
+    print(f"ExecSession / update() loop = {ours / results['client update() loop']:.0f}  (target >= 100)")
+
+
+if __name__ == "__main__":
+    main()
