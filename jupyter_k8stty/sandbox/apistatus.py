@@ -1,0 +1,44 @@
+"""``metav1.Status`` bodies that the sandbox returns for HTTP errors, shaped as the real server's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    500: "InternalError",
+}
+
+
+def status_body(code: int, message: str, reason: str | None = None,
+                details: dict[str, Any] | None = None) -> bytes:
+    """Return the JSON ``Status`` for an error response with HTTP ``code``."""
+    status: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason or _REASONS.get(code, "Unknown"),
+    }
+    if details:
+        status["details"] = details
+    status["code"] = code
+    return json.dumps(status, separators=(",", ":")).encode()
+
+
+def not_found(kind: str, name: str) -> bytes:
+    """Return the ``NotFound`` status for resource ``kind`` (plural, e.g. ``pods``) ``name``."""
+    return status_body(404, f'{kind} "{name}" not found', "NotFound",
+                       {"name": name, "kind": kind})
+
+
+def unauthorized() -> bytes:
+    """Return the status the API server sends for a request without valid credentials."""
+    return status_body(401, "Unauthorized", "Unauthorized")

@@ -1,0 +1,365 @@
+"""Run a command for one exec request and bridge it to the websocket.
+
+Two threads per stream: the connection's own thread reads client frames
+(stdin, resize, close) and a pump thread reads the process output and writes
+frames. Writes block, so a client that stops reading stalls the pump, the
+PTY or pipe fills up and the process blocks: backpressure without queues.
+
+Ownership keeps fds safe across threads: the reader writes to stdin (and
+closes a stdin pipe); the pump owns the output fds and the PTY master, and
+closes the master only after the reader has stopped using it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import termios
+import threading
+import time
+
+from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.sandbox.process import ExecRequest, log, missing_executable_error, spawn
+from jupyter_k8stty.sandbox.websocket import (
+    OP_BINARY,
+    OP_CLOSE,
+    ConnectionClosed,
+    WebSocket,
+    WebSocketError,
+)
+
+#: Bytes read from a pipe or PTY at once.
+READ_CHUNK = 256 * 1024
+#: Output held back at most this long so a command's last output and its status
+#: share one write (and one TLS record); short enough to be invisible when typing.
+LINGER = 0.002
+#: Pending output is written once it reaches this size.
+FLUSH_SIZE = 256 * 1024
+#: How often the pump checks whether the process ended while no output came.
+POLL_INTERVAL = 0.1
+#: After the process exits, output that keeps trickling in (from children that
+#: still hold the pipe) is read until it has been quiet this long.
+DRAIN_IDLE = 0.1
+#: How long a hung-up process may take to exit before its group is killed.
+HANGUP_GRACE = 0.5
+#: How long the client has to answer our close frame before the socket is shut.
+CLOSE_GRACE = 1.0
+class ExecStream:
+    """One running exec: the process, its fds, and the two bridging threads."""
+
+    def __init__(self, ws: WebSocket, request: ExecRequest, protocol_name: str):
+        self.ws = ws
+        self.request = request
+        self.v5 = protocol_name == protocol.V5_PROTOCOL
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pgid: int | None = None
+        self.master: int | None = None
+        self._stdin_fd: int | None = None
+        self._outputs: dict[int, int] = {}
+        self._wake_r, self._wake_w = os.pipe()
+        self._reader_done = threading.Event()
+        self._killed = False
+        self._pump_thread: threading.Thread | None = None
+
+    # ---- process start -------------------------------------------------
+
+    # ---- public entry points ------------------------------------------
+
+    def run(self) -> None:
+        """Run the stream to its end in the calling thread (which becomes the reader)."""
+        try:
+            self.ws.send(OP_BINARY, bytes((protocol.STDOUT_CHANNEL,)))
+        except OSError:
+            self._close_fds()
+            return
+        req = self.request
+        error = missing_executable_error(req.command, req.environment(), req.workdir)
+        if error is None:
+            try:
+                spawned = spawn(req)
+            except OSError as exc:
+                error = f"failed to start exec: {exc}"
+            else:
+                self.proc, self.master = spawned.proc, spawned.master
+                self.pgid = spawned.proc.pid
+                self._stdin_fd, self._outputs = spawned.stdin_fd, spawned.outputs
+        if error is not None:
+            if self._send_final([], protocol.internal_error_status(error)):
+                self._await_client_close()
+            self._close_fds()
+            return
+        self._pump_thread = threading.Thread(target=self._pump_loop, name="k8stty-exec-pump",
+                                      daemon=True)
+        self._pump_thread.start()
+        try:
+            self._read_loop()
+        finally:
+            if self._stdin_fd is not None:
+                os.close(self._stdin_fd)
+                self._stdin_fd = None
+            self._reader_done.set()
+            self._wake()
+            self._pump_thread.join()
+            self._close_fds()
+
+    def kill(self) -> None:
+        """Kill the process group and hang up the connection (server shutdown)."""
+        self._killed = True
+        self._kill_group(signal.SIGKILL)
+        self.ws.abort()
+        self._wake()
+
+    def drop(self) -> None:
+        """Hang up the connection without a status, as a network failure would."""
+        self.ws.abort()
+        self._wake()
+
+    # ---- reader side ---------------------------------------------------
+
+    def _read_loop(self) -> None:
+        try:
+            while True:
+                _, payload = self.ws.receive()
+                if not payload:
+                    continue
+                channel, data = payload[0], payload[1:]
+                if channel == protocol.STDIN_CHANNEL:
+                    self._write_stdin(data)
+                elif channel == protocol.RESIZE_CHANNEL:
+                    self._resize(data)
+                elif channel == protocol.CLOSE_CHANNEL and self.v5:
+                    if data[:1] == bytes((protocol.STDIN_CHANNEL,)):
+                        self._close_stdin()
+                else:
+                    log(f"ignoring a frame on unknown channel {channel}")
+        except ConnectionClosed:
+            pass
+        except WebSocketError as exc:
+            log(f"websocket protocol error from client: {exc}")
+            self.ws.close(exc.code, str(exc))
+        except OSError as exc:
+            if not self._killed:
+                log(f"exec connection failed: {exc}")
+
+    def _write_stdin(self, data: bytes) -> None:
+        fd = self.master if self.request.tty else self._stdin_fd
+        if fd is None or not data:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            # The process is gone or closed its stdin: drop input as a container would.
+            if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF):
+                log(f"writing stdin failed: {exc}")
+
+    def _resize(self, data: bytes) -> None:
+        try:
+            rows, cols = protocol.decode_resize(data)
+        except protocol.ProtocolError as exc:
+            log(str(exc))
+            return
+        if self.master is None:
+            return
+        try:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", min(rows, 0xFFFF), min(cols, 0xFFFF), 0, 0))
+        except OSError as exc:
+            log(f"resizing the terminal failed: {exc}")
+
+    def _close_stdin(self) -> None:
+        if self.request.tty:
+            if self.master is not None:
+                try:
+                    veof = termios.tcgetattr(self.master)[6][termios.VEOF]
+                except (OSError, termios.error):
+                    veof = b"\x04"
+                self._write_stdin(veof if isinstance(veof, bytes) else bytes((veof,)))
+        elif self._stdin_fd is not None:
+            os.close(self._stdin_fd)
+            self._stdin_fd = None
+
+    # ---- pump side ------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _pump_loop(self) -> None:
+        try:
+            self._pump()
+        except Exception as exc:  # a bug here must not take the server down
+            log(f"exec pump failed: {exc!r}")
+            self._hang_up()
+
+    def _pump(self) -> None:
+        assert self.proc is not None
+        poller = select.poll()
+        for fd in (*self._outputs, self._wake_r):
+            poller.register(fd, select.POLLIN)
+        open_fds = dict(self._outputs)
+        pending: list[tuple[int, bytearray]] = []
+        pending_size = 0
+        deadline = 0.0
+        exited = False
+        while open_fds:
+            now = time.monotonic()
+            if pending:
+                timeout = max(0.0, deadline - now)
+            else:
+                timeout = DRAIN_IDLE if exited else POLL_INTERVAL
+            events = poller.poll(timeout * 1000)
+            if any(fd == self._wake_r for fd, _ in events):
+                self._hang_up()
+                return
+            if not events:
+                if pending:
+                    if not self._flush(pending):
+                        return
+                    pending, pending_size = [], 0
+                elif exited:
+                    break
+                elif self.proc.poll() is not None:
+                    exited = True
+                continue
+            for fd, _ in events:
+                try:
+                    data = os.read(fd, READ_CHUNK)
+                except OSError:  # EIO: every holder of the PTY slave is gone
+                    data = b""
+                if not data:
+                    poller.unregister(fd)
+                    del open_fds[fd]
+                    continue
+                channel = open_fds[fd]
+                if not pending:
+                    deadline = time.monotonic() + LINGER
+                if pending and pending[-1][0] == channel:
+                    pending[-1][1].extend(data)
+                else:
+                    pending.append((channel, bytearray(data)))
+                pending_size += len(data)
+            if pending_size >= FLUSH_SIZE:
+                if not self._flush(pending):
+                    return
+                pending, pending_size = [], 0
+        code = self._wait_exit()
+        if code is None:
+            self._hang_up()
+            return
+        if code == 0:
+            status = protocol.success_status()
+        else:
+            status = protocol.exit_code_status(code, list(self.request.command))
+        if not self._send_final(pending, status):
+            self._hang_up()
+            return
+        self._wait_reader_after_close()
+
+    def _flush(self, pending: list[tuple[int, bytearray]]) -> bool:
+        try:
+            self.ws.send_many((OP_BINARY, bytes((ch,)) + data) for ch, data in pending)
+            return True
+        except OSError:
+            self._hang_up()
+            return False
+
+    def _send_final(self, pending: list[tuple[int, bytearray]], status: bytes) -> bool:
+        frames = [(OP_BINARY, bytes((ch,)) + data) for ch, data in pending]
+        frames.append((OP_BINARY, bytes((protocol.STATUS_CHANNEL,)) + status))
+        frames.append((OP_CLOSE, (1000).to_bytes(2, "big")))
+        try:
+            self.ws.send_many(frames)
+            return True
+        except OSError:
+            return False
+
+    def _await_client_close(self) -> None:
+        """Read (and drop) client frames until it answers our close, for a bounded time."""
+        try:
+            self.ws.sock.settimeout(CLOSE_GRACE)
+            while True:
+                self.ws.receive()
+        except (ConnectionClosed, WebSocketError, OSError):
+            pass
+
+    def _wait_reader_after_close(self) -> None:
+        if not self._reader_done.wait(CLOSE_GRACE):
+            self.ws.abort()
+
+    def _wait_exit(self) -> int | None:
+        """Wait for the process; ``None`` when the client left first."""
+        assert self.proc is not None
+        while True:
+            try:
+                code = self.proc.wait(POLL_INTERVAL)
+                break
+            except subprocess.TimeoutExpired:
+                if self._reader_done.is_set() or self._killed:
+                    return None
+        # The kubelet reports death by signal N as exit code 128+N.
+        return 128 - code if code < 0 else code
+
+    def _hang_up(self) -> None:
+        """Hang up the process like a closed terminal would, since the client is gone."""
+        self.ws.abort()
+        if not self._reader_done.wait(CLOSE_GRACE):
+            # The reader is stuck writing stdin to a process that does not read it.
+            self._kill_group(signal.SIGKILL)
+            self._reader_done.wait(CLOSE_GRACE)
+        if self.master is not None and self._reader_done.is_set():
+            # Closing the master hangs up the terminal: the session gets SIGHUP.
+            os.close(self.master)
+            self._outputs.pop(self.master, None)
+            self.master = None
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(HANGUP_GRACE)
+        except subprocess.TimeoutExpired:
+            self._kill_group(signal.SIGKILL)
+        try:
+            self.proc.wait(CLOSE_GRACE)
+        except subprocess.TimeoutExpired:
+            log(f"process {self.proc.pid} did not die after SIGKILL")
+
+    def _kill_group(self, sig: int) -> None:
+        # The child leads its own session and group (pgid == pid). Right after
+        # fork it may not have called setsid yet, so signal the pid as well
+        # while it is not reaped. The group outlives its leader when background
+        # children remain, and those are killed too.
+        if self.pgid is not None:
+            try:
+                os.killpg(self.pgid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            try:
+                os.kill(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _close_fds(self) -> None:
+        for fd in (*self._outputs, self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._outputs = {}
+        self.master = None
+        # Leftover background children of the command must not outlive the stream.
+        self._kill_group(signal.SIGKILL)
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                self.proc.wait(CLOSE_GRACE)
+            except subprocess.TimeoutExpired:
+                log(f"process {self.proc.pid} did not die after SIGKILL")

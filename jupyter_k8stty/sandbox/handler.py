@@ -1,0 +1,323 @@
+"""HTTP routing of the sandbox API server: auth, discovery, pods, namespaces and exec."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.sandbox import apistatus, discovery
+from jupyter_k8stty.sandbox.exec_stream import ExecStream
+from jupyter_k8stty.sandbox.pods import Pod, pod_list, pod_table
+from jupyter_k8stty.sandbox.process import ExecRequest, log
+from jupyter_k8stty.sandbox.selectors import (
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subprotocol
+
+if TYPE_CHECKING:
+    from jupyter_k8stty.sandbox.server import Sandbox
+
+SUPPORTED_PROTOCOLS = (protocol.V5_PROTOCOL, protocol.V4_PROTOCOL)
+_POD_FIELDS = ("metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
+               "spec.restartPolicy")
+_NAME = r"([a-z0-9][-a-z0-9.]*)"
+_ROUTES = [
+    (re.compile(r"^/version/?$"), "version"),
+    (re.compile(r"^/api/?$"), "api"),
+    (re.compile(r"^/apis/?$"), "apis"),
+    (re.compile(r"^/api/v1/?$"), "core_v1"),
+    (re.compile(r"^/api/v1/pods$"), "pods"),
+    (re.compile(r"^/api/v1/namespaces$"), "namespaces"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}$"), "namespace"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods$"), "pods"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}(?:/status)?$"), "pod"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}/log$"), "log"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}/exec$"), "exec"),
+]
+
+
+class HTTPError(Exception):
+    """An error answered with a ``Status`` body."""
+
+    def __init__(self, code: int, body: bytes):
+        super().__init__(code)
+        self.code = code
+        self.body = body
+
+
+def _bad_request(message: str) -> HTTPError:
+    return HTTPError(400, apistatus.status_body(400, message, "BadRequest"))
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    """Serves one connection; keep-alive like a real API server, since kubectl reuses them."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "k8stty-sandbox"
+    sys_version = ""
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """The :class:`Sandbox` this connection belongs to."""
+        return self.server.sandbox  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (base signature)
+        """Keep the access log quiet: only problems are logged."""
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 (base signature)
+        """Log a malformed request in one line."""
+        log(f"{self.client_address[0]}: " + (format % args))
+
+    def handle(self) -> None:
+        """Serve requests until the connection ends, never letting an error escape."""
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError):
+            pass
+        except OSError as exc:
+            if not self.sandbox.stopping:
+                log(f"connection from {self.client_address[0]} failed: {exc}")
+        except Exception as exc:
+            log(f"internal error serving {self.client_address[0]}: {exc!r}")
+
+    # ---- plumbing -------------------------------------------------------
+
+    def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, obj: dict[str, Any], code: int = 200) -> None:
+        self._send(code, json.dumps(obj, separators=(",", ":")).encode())
+
+    def _discard_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+
+    def _authorized(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        expected = f"Bearer {self.sandbox.token}"
+        return hmac.compare_digest(header.encode(), expected.encode())
+
+    def _wants_table(self) -> bool:
+        accept = self.headers.get("Accept", "")
+        # "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        return any(param.strip().lower() == "as=table"
+                   for part in accept.split(",") for param in part.split(";"))
+
+    # ---- verbs ----------------------------------------------------------
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+        """Serve a GET request."""
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+        """Serve a POST request (only SPDY exec, which is refused)."""
+        self._dispatch("POST")
+
+    def _method_not_allowed(self) -> None:
+        self._discard_body()
+        self._send(405, apistatus.status_body(
+            405, f"the server does not allow this method on the requested resource "
+            f"({self.command} is not supported by the sandbox)", "MethodNotAllowed"))
+
+    do_PUT = do_PATCH = do_DELETE = _method_not_allowed  # noqa: N815
+
+    def _dispatch(self, method: str) -> None:
+        if not self._authorized():
+            self._discard_body()
+            self._send(401, apistatus.unauthorized())
+            return
+        url = urlsplit(self.path)
+        query = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        name, match = next(((n, m) for n, m in ((n, p.match(url.path)) for p, n in _ROUTES)
+                             if m), ("", None))
+        if match is None:
+            self._discard_body()
+            self._send(404, apistatus.status_body(404, "the server could not find the "
+                                                  "requested resource", "NotFound",
+                                                  {}))
+            return
+        try:
+            if name == "exec":
+                self._exec(method, *match.groups(), query)
+                return
+            self._discard_body()
+            if method != "GET":
+                self._method_not_allowed()
+                return
+            if query.get("watch", [""])[0] in ("1", "true"):
+                raise HTTPError(405, apistatus.status_body(
+                    405, "watch is not supported by the sandbox", "MethodNotAllowed"))
+            getattr(self, f"_get_{name}")(*match.groups(), query)
+        except HTTPError as err:
+            self._send(err.code, err.body)
+
+    # ---- read-only resources --------------------------------------------
+
+    def _get_version(self, query: dict[str, list[str]]) -> None:
+        self._json(discovery.version())
+
+    def _get_api(self, query: dict[str, list[str]]) -> None:
+        host, port = self.server.server_address[:2]
+        self._json(discovery.api_versions(f"{host}:{port}"))
+
+    def _get_apis(self, query: dict[str, list[str]]) -> None:
+        self._json(discovery.api_group_list())
+
+    def _get_core_v1(self, query: dict[str, list[str]]) -> None:
+        self._json(discovery.core_v1_resources())
+
+    def _include_object(self, query: dict[str, list[str]]) -> str:
+        return query.get("includeObject", ["Metadata"])[0] or "Metadata"
+
+    def _get_pods(self, *args: Any) -> None:
+        namespace = args[0] if len(args) == 2 else None
+        query: dict[str, list[str]] = args[-1]
+        try:
+            labels = parse_label_selector(query.get("labelSelector", [""])[0])
+            field_selector = query.get("fieldSelector", [""])[0]
+            fields = parse_field_selector(field_selector)
+        except SelectorError as exc:
+            raise _bad_request(str(exc)) from None
+        for term in filter(None, field_selector.split(",")):
+            key = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
+            if key not in _POD_FIELDS:
+                raise _bad_request(f'field label not supported: {key}')
+        pods = [p for p in self.sandbox.pods.list(namespace)
+                if labels(p.spec.labels) and fields(_pod_fields(p))]
+        version = self.sandbox.pods.resource_version
+        if self._wants_table():
+            self._json(pod_table(pods, version, self._include_object(query)))
+        else:
+            self._json(pod_list(pods, version))
+
+    def _pod(self, namespace: str, name: str) -> Pod:
+        pod = self.sandbox.pods.get(namespace, name)
+        if pod is None:
+            raise HTTPError(404, apistatus.not_found("pods", name))
+        return pod
+
+    def _get_pod(self, namespace: str, name: str, query: dict[str, list[str]]) -> None:
+        pod = self._pod(namespace, name)
+        if self._wants_table():
+            self._json(pod_table([pod], pod.resource_version, self._include_object(query)))
+        else:
+            self._json(pod.to_json())
+
+    def _get_log(self, namespace: str, name: str, query: dict[str, list[str]]) -> None:
+        pod = self._pod(namespace, name)
+        self._container(pod, query)
+        self._send(200, b"", "text/plain")
+
+    def _get_namespaces(self, query: dict[str, list[str]]) -> None:
+        store = self.sandbox.pods
+        items = [store.namespace_json(ns) for ns in store.namespaces()]
+        if self._wants_table():
+            self._json(discovery.namespace_table(items, self._include_object(query)))
+        else:
+            self._json({"kind": "NamespaceList", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": "1"}, "items": items})
+
+    def _get_namespace(self, name: str, query: dict[str, list[str]]) -> None:
+        store = self.sandbox.pods
+        if name not in store.namespaces():
+            raise HTTPError(404, apistatus.not_found("namespaces", name))
+        if self._wants_table():
+            self._json(discovery.namespace_table([store.namespace_json(name)],
+                                                 self._include_object(query)))
+        else:
+            self._json(store.namespace_json(name))
+
+    # ---- exec -------------------------------------------------------------
+
+    def _container(self, pod: Pod, query: dict[str, list[str]]) -> str:
+        container = query.get("container", [""])[0] or pod.spec.containers[0]
+        if container not in pod.spec.containers:
+            raise _bad_request(f"container {container} is not valid for pod {pod.spec.name}")
+        return container
+
+    def _exec(self, method: str, namespace: str, name: str,
+              query: dict[str, list[str]]) -> None:
+        self._discard_body()
+        pod = self._pod(namespace, name)
+        container = self._container(pod, query)
+        if pod.phase in ("Succeeded", "Failed"):
+            raise _bad_request("cannot exec into a container in a completed pod; "
+                               f"current phase is {pod.phase}")
+        if pod.phase != "Running":
+            raise HTTPError(500, apistatus.status_body(
+                500, f'unable to upgrade connection: container not found ("{container}")',
+                "InternalError"))
+        command = tuple(query.get("command", []))
+        if not command:
+            raise _bad_request("you must specify at least 1 command")
+
+        def flag(key: str) -> bool:
+            return query.get(key, ["false"])[0].lower() in ("1", "true")
+
+        streams = {k: flag(k) for k in ("stdin", "stdout", "stderr", "tty")}
+        if not (streams["stdin"] or streams["stdout"] or streams["stderr"]):
+            raise _bad_request("you must specify at least 1 of stdin, stdout, stderr")
+        if streams["tty"]:
+            streams["stderr"] = False  # a terminal merges stderr into stdout
+        upgrade = self.headers.get("Upgrade", "").lower()
+        if method != "GET" or upgrade != "websocket":
+            self.close_connection = True
+            raise _bad_request(
+                "the jupyter-k8stty sandbox only supports exec over websockets "
+                f"({protocol.V5_PROTOCOL} or {protocol.V4_PROTOCOL}); "
+                f"got a {method} request{' to upgrade to ' + upgrade if upgrade else ''}")
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key or self.headers.get("Sec-WebSocket-Version", "").strip() != "13":
+            self.close_connection = True
+            raise _bad_request("websocket upgrade needs Sec-WebSocket-Key and "
+                               "Sec-WebSocket-Version: 13")
+        offered = ", ".join(self.headers.get_all("Sec-WebSocket-Protocol") or [])
+        chosen = select_subprotocol(offered, SUPPORTED_PROTOCOLS)
+        if chosen is None:
+            self.close_connection = True
+            asked = [p.strip() for p in offered.split(",") if p.strip()]
+            raise HTTPError(403, apistatus.status_body(
+                403, f"requested protocol(s) are not supported: {asked}; "
+                f"supports {list(SUPPORTED_PROTOCOLS)}", "Forbidden"))
+        request = ExecRequest(namespace=namespace, pod=name, container=container,
+                              command=command, workdir=pod.workdirs[container], **streams)
+        self.close_connection = True
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept_key(key))
+        self.send_header("Sec-WebSocket-Protocol", chosen)
+        self.end_headers()
+        stream = ExecStream(WebSocket(self.connection, self.rfile), request, chosen)
+        if not self.sandbox.register_stream(stream):
+            stream.kill()
+            return
+        try:
+            stream.run()
+        finally:
+            self.sandbox.unregister_stream(stream)
+
+
+def _pod_fields(pod: Pod) -> dict[str, str]:
+    return {
+        "metadata.name": pod.spec.name,
+        "metadata.namespace": pod.spec.namespace,
+        "status.phase": pod.phase,
+        "spec.nodeName": "sandbox-node",
+        "spec.restartPolicy": "Always",
+    }

@@ -1,0 +1,150 @@
+"""Start the process of an exec request, as a container runtime would.
+
+The command runs on this machine in its container's working directory, with
+an environment shaped like a pod's, in a PTY (``tty=true``) or with pipes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_k8stty.exec import protocol
+
+#: Pipes are enlarged to this size so large outputs move in fewer, bigger reads.
+PIPE_SIZE = 1024 * 1024
+
+_SETSID = shutil.which("setsid")
+
+
+def log(message: str) -> None:
+    """Write one diagnostic line to stderr (never with credentials)."""
+    print(f"k8stty-sandbox: {message}", file=sys.stderr, flush=True)
+
+@dataclass(frozen=True)
+class ExecRequest:
+    """One exec call: where and what to run, and which streams the client wants."""
+
+    namespace: str
+    pod: str
+    container: str
+    command: tuple[str, ...]
+    workdir: Path
+    stdin: bool = False
+    stdout: bool = True
+    stderr: bool = True
+    tty: bool = False
+
+    def environment(self) -> dict[str, str]:
+        """Return the environment of the process, as a container would have it."""
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": str(self.workdir),
+            "HOSTNAME": self.pod,
+            "KUBERNETES_POD_NAME": self.pod,
+            "KUBERNETES_NAMESPACE": self.namespace,
+            "KUBERNETES_CONTAINER": self.container,
+        }
+        if self.tty:
+            env["TERM"] = "xterm"
+        return env
+
+
+def missing_executable_error(command: tuple[str, ...], env: dict[str, str],
+                             cwd: Path) -> str | None:
+    """Return containerd's error message if ``command[0]`` cannot be executed, else ``None``."""
+    exec_id = secrets.token_hex(32)
+    prefix = ("error executing command in container: failed to exec in container: "
+              f'failed to start exec "{exec_id}": OCI runtime exec failed: exec failed: '
+              "unable to start container process: ")
+    name = command[0] if command else ""
+    if not name:
+        return prefix + 'exec: "": executable file not found in $PATH: unknown'
+    if "/" in name:
+        path = cwd / name
+        if not path.exists():
+            return prefix + f'exec: "{name}": stat {name}: no such file or directory: unknown'
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            return prefix + f'exec: "{name}": permission denied: unknown'
+        return None
+    if shutil.which(name, path=env["PATH"]) is None:
+        return prefix + f'exec: "{name}": executable file not found in $PATH: unknown'
+    return None
+
+@dataclass
+class Spawned:
+    """A started process and the raw fds the stream uses.
+
+    Attributes:
+        proc: the process; its pid is also its process group and session id.
+        master: the PTY master (tty only): output, input and resizes.
+        stdin_fd: the write end of the stdin pipe (pipes with stdin only).
+        outputs: output fd to the channel its bytes go to.
+    """
+
+    proc: subprocess.Popen[bytes]
+    master: int | None
+    stdin_fd: int | None
+    outputs: dict[int, int]
+
+
+def spawn(req: ExecRequest) -> Spawned:
+    """Start the command of ``req`` in a PTY or with pipes.
+
+    Raises:
+        OSError: the process could not be started.
+    """
+    env = req.environment()
+    if req.tty:
+        if _SETSID is None:
+            raise OSError("setsid (util-linux) is required for tty exec")
+        master, slave = pty.openpty()
+        try:
+            # The child must become a session leader with the PTY as its
+            # controlling terminal, or job control and SIGWINCH do not work.
+            # preexec_fn would run Python between fork and exec, which can
+            # deadlock in a threaded server; ``setsid --ctty`` does setsid()
+            # and TIOCSCTTY in C and then execs the command in place, so the
+            # pid we hold is the command's. Popen must not start a new session
+            # itself: setsid forks when it is already a group leader.
+            proc = subprocess.Popen(
+                [_SETSID, "--ctty", "--", *req.command], stdin=slave, stdout=slave,
+                stderr=slave, cwd=req.workdir, env=env, close_fds=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        return Spawned(proc, master, None, {master: protocol.STDOUT_CHANNEL})
+    proc = subprocess.Popen(
+        list(req.command),
+        stdin=subprocess.PIPE if req.stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if req.stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if req.stderr else subprocess.DEVNULL,
+        cwd=req.workdir, env=env, close_fds=True, bufsize=0, start_new_session=True,
+    )
+    # Keep raw fds and drop the file objects so nothing closes them behind our back.
+    stdin_fd = None
+    outputs: dict[int, int] = {}
+    if proc.stdin is not None:
+        stdin_fd = os.dup(proc.stdin.fileno())
+        proc.stdin.close()
+    for stream, channel in ((proc.stdout, protocol.STDOUT_CHANNEL),
+                            (proc.stderr, protocol.STDERR_CHANNEL)):
+        if stream is not None:
+            fd = os.dup(stream.fileno())
+            stream.close()
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass
+            outputs[fd] = channel
+    return Spawned(proc, None, stdin_fd, outputs)
