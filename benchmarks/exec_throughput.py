@@ -36,7 +36,7 @@ def bench_kubectl(kubeconfig: str, nbytes: int) -> int:
     env = dict(os.environ, KUBECONFIG=kubeconfig)
     out = subprocess.run(
         ["kubectl", "exec", "demo", "-c", "main", "--", *command(nbytes)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+        env=env, capture_output=True, check=True,
     )
     return len(out.stdout)
 
@@ -46,7 +46,7 @@ def _api(kubeconfig: str) -> client.CoreV1Api:
 
 
 def bench_update_loop(kubeconfig: str, nbytes: int) -> int:
-    """The loop from the kubernetes client's documentation and examples."""
+    """Read with the loop from the kubernetes client's documentation and examples."""
     resp = stream(
         _api(kubeconfig).connect_get_namespaced_pod_exec, "demo", "default",
         command=command(nbytes), stderr=True, stdin=False, stdout=True, tty=False,
@@ -111,16 +111,13 @@ VARIANTS = {
 }
 
 
-def measure(fn, kubeconfig: str, nbytes: int, repeat: int) -> float:
-    rates = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        got = fn(kubeconfig, nbytes)
-        elapsed = time.perf_counter() - started
-        if got != nbytes:
-            raise RuntimeError(f"{fn.__name__} received {got} of {nbytes} bytes")
-        rates.append(nbytes / MB / elapsed)
-    return statistics.median(rates)
+def measure_once(fn, kubeconfig: str, nbytes: int) -> float:
+    started = time.perf_counter()
+    got = fn(kubeconfig, nbytes)
+    elapsed = time.perf_counter() - started
+    if got != nbytes:
+        raise RuntimeError(f"{fn.__name__} received {got} of {nbytes} bytes")
+    return nbytes / MB / elapsed
 
 
 def main() -> None:
@@ -133,11 +130,16 @@ def main() -> None:
     nbytes = args.mb * MB
     with sandbox_process() as kubeconfig:
         bench_session(kubeconfig, MB)  # warm up: config cache, TLS, page cache
-        results = {}
-        for name, fn in VARIANTS.items():
-            repeat = args.slow_repeat if fn is bench_update_loop else args.repeat
-            results[name] = measure(fn, kubeconfig, nbytes, repeat)
-            print(f"  measured {name}: {results[name]:.1f} MB/s", file=sys.stderr, flush=True)
+        rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        # Round-robin, so load from elsewhere on the machine hits every variant alike.
+        for round_ in range(max(args.repeat, args.slow_repeat)):
+            for name, fn in VARIANTS.items():
+                wanted = args.slow_repeat if fn is bench_update_loop else args.repeat
+                if round_ < wanted:
+                    rates[name].append(measure_once(fn, kubeconfig, nbytes))
+                    print(f"  round {round_ + 1} {name}: {rates[name][-1]:.1f} MB/s",
+                          file=sys.stderr, flush=True)
+        results = {name: statistics.median(values) for name, values in rates.items()}
     raw = results["raw frames (ws.sock)"]
     print(f"\nexec throughput, {args.mb} MB of stdout per run, median of {args.repeat}")
     print(f"{'variant':<24} {'MB/s':>9} {'x raw':>7}")

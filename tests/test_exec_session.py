@@ -340,3 +340,21 @@ def test_run_returns_fifty_megabytes_without_extra_copies(kubeconfig):
     assert len(result.stdout) == 50 * MB and result.exit_code == 0
     # The chunks plus one joined copy; the client's capture_all path holds several copies.
     assert peak < 2.4 * 50 * MB, f"peak {peak / MB:.0f} MB for 50 MB of output"
+
+
+def test_falls_back_to_v4_when_the_server_has_no_v5(tmp_path):
+    from jupyter_k8stty.sandbox import Sandbox
+
+    with Sandbox(protocols=(protocol.V4_PROTOCOL,)) as old_server:
+        s = ExecSession("demo", ["sh", "-c", "echo via-v4; exit 2"], tty=False,
+                        kubeconfig=old_server.kubeconfig_path)
+        out = OutputCollector()
+        s.on_output(out)
+        s.start()
+        assert s.protocol == protocol.V4_PROTOCOL
+        assert s.wait(EXPECT_TIMEOUT) == 2
+        assert out.data() == b"via-v4\n"
+        cat = ExecSession("demo", ["cat"], tty=False, kubeconfig=old_server.kubeconfig_path).start()
+        with pytest.raises(StreamError, match="v4, which cannot close stdin"):
+            cat.close_stdin()
+        cat.close()

@@ -38,6 +38,9 @@ READ_CHUNK = 256 * 1024
 #: Output held back at most this long so a command's last output and its status
 #: share one write (and one TLS record); short enough to be invisible when typing.
 LINGER = 0.002
+#: Largest output frame. The kubelet copies output with Go's 32 KiB io.Copy buffer, so
+#: a real cluster never sends bigger frames; clients are benchmarked against that.
+MAX_FRAME = 32 * 1024
 #: Pending output is written once it reaches this size.
 FLUSH_SIZE = 256 * 1024
 #: How often the pump checks whether the process ended while no output came.
@@ -266,14 +269,14 @@ class ExecStream:
 
     def _flush(self, pending: list[tuple[int, bytearray]]) -> bool:
         try:
-            self.ws.send_many((OP_BINARY, bytes((ch,)) + data) for ch, data in pending)
+            self.ws.send_many(_output_frames(pending))
             return True
         except OSError:
             self._hang_up()
             return False
 
     def _send_final(self, pending: list[tuple[int, bytearray]], status: bytes) -> bool:
-        frames = [(OP_BINARY, bytes((ch,)) + data) for ch, data in pending]
+        frames = list(_output_frames(pending))
         frames.append((OP_BINARY, bytes((protocol.STATUS_CHANNEL,)) + status))
         frames.append((OP_CLOSE, (1000).to_bytes(2, "big")))
         try:
@@ -363,3 +366,12 @@ class ExecStream:
                 self.proc.wait(CLOSE_GRACE)
             except subprocess.TimeoutExpired:
                 log(f"process {self.proc.pid} did not die after SIGKILL")
+
+
+def _output_frames(pending: list[tuple[int, bytearray]]):
+    """Yield websocket frames for pending output, at most :data:`MAX_FRAME` bytes each."""
+    for channel, data in pending:
+        prefix = bytes((channel,))
+        view = memoryview(data)
+        for start in range(0, len(view), MAX_FRAME):
+            yield OP_BINARY, prefix + view[start:start + MAX_FRAME]

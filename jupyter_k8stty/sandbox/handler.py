@@ -24,7 +24,6 @@ from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subpr
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
 
-SUPPORTED_PROTOCOLS = (protocol.V5_PROTOCOL, protocol.V4_PROTOCOL)
 _POD_FIELDS = ("metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
                "spec.restartPolicy")
 _NAME = r"([a-z0-9][-a-z0-9.]*)"
@@ -287,13 +286,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise _bad_request("websocket upgrade needs Sec-WebSocket-Key and "
                                "Sec-WebSocket-Version: 13")
         offered = ", ".join(self.headers.get_all("Sec-WebSocket-Protocol") or [])
-        chosen = select_subprotocol(offered, SUPPORTED_PROTOCOLS)
+        chosen = select_subprotocol(offered, self.server.sandbox.protocols)
         if chosen is None:
             self.close_connection = True
             asked = [p.strip() for p in offered.split(",") if p.strip()]
             raise HTTPError(403, apistatus.status_body(
                 403, f"requested protocol(s) are not supported: {asked}; "
-                f"supports {list(SUPPORTED_PROTOCOLS)}", "Forbidden"))
+                f"supports {list(self.server.sandbox.protocols)}", "Forbidden"))
         request = ExecRequest(namespace=namespace, pod=name, container=container,
                               command=command, workdir=pod.workdirs[container], **streams)
         self.close_connection = True

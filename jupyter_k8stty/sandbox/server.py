@@ -15,6 +15,7 @@ from http.server import HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 
+from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox import kubeconfig, tls
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.handler import SandboxHandler
@@ -114,14 +115,18 @@ class Sandbox:
         pods: the pods to serve; ``None`` gives :func:`default_pods`.
         kubeconfig_path: where to write the kubeconfig; ``None`` writes one in
             a temporary directory that :meth:`stop` removes.
+        protocols: exec subprotocols served, most preferred first; pass
+            ``("v4.channel.k8s.io",)`` to act like a server older than Kubernetes 1.30.
     """
 
     context_name = kubeconfig.DEFAULT_CONTEXT
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  pods: list[PodSpec] | None = None,
-                 kubeconfig_path: str | os.PathLike[str] | None = None):
+                 kubeconfig_path: str | os.PathLike[str] | None = None,
+                 protocols: tuple[str, ...] = (protocol.V5_PROTOCOL, protocol.V4_PROTOCOL)):
         self.host = host
+        self.protocols = tuple(protocols)
         self._requested_port = port
         self._initial_pods = list(default_pods() if pods is None else pods)
         self._kubeconfig_arg = kubeconfig_path
