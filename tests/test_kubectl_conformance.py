@@ -15,7 +15,8 @@ KUBECTL_TIMEOUT = 60
 PANE_TIMEOUT = 20
 POLL_INTERVAL = 0.05
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+# kubectl and tmux are part of the test environment (scripts/dev.sh installs tmux):
+# a missing one is a failure, not a skip.
 
 
 def kubectl(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,6 +26,7 @@ def kubectl(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_kubectl_picks_a_websocket_capable_version(kubeconfig: str) -> None:
+    assert shutil.which("kubectl"), "kubectl is required: /usr/bin/kubectl"
     result = kubectl(kubeconfig, "version")
     assert result.returncode == 0, result.stderr
     assert "Server Version: v1.32.0" in result.stdout
@@ -115,8 +117,7 @@ class Tmux:
 
 @pytest.fixture
 def tmux() -> Iterator[Tmux]:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux not installed")
+    assert shutil.which("tmux"), "tmux is required for the interactive kubectl test"
     server = Tmux()
     try:
         yield server
