@@ -1,0 +1,58 @@
+// The slim header above the terminal: title, status pill, exit code or error
+// message, and a Reconnect button.
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * @param {any} model - the anywidget model
+ * @param {() => void} onReconnect
+ */
+export function createHeader(model, onReconnect) {
+  const root = el("div", "k8stty-header");
+  const title = el("span", "k8stty-title");
+  const pill = el("span", "k8stty-status");
+  const detail = el("span", "k8stty-detail");
+  const button = el("button", "k8stty-reconnect", "Reconnect");
+  button.type = "button";
+  button.title = "Close this session and start a new one";
+  button.addEventListener("click", onReconnect);
+  root.append(title, pill, detail, button);
+
+  const update = () => {
+    const status = model.get("status") || "connecting";
+    const exitCode = model.get("exit_code");
+    const error = model.get("error") || "";
+    title.textContent = model.get("title") || "";
+    title.title = title.textContent;
+    pill.textContent =
+      status === "exited" && exitCode !== null && exitCode !== undefined
+        ? `exited ${exitCode}`
+        : status;
+    pill.dataset.status = status;
+    if (status === "exited" && exitCode !== null && exitCode !== undefined) {
+      pill.dataset.exit = exitCode === 0 ? "ok" : "fail";
+    } else {
+      delete pill.dataset.exit;
+    }
+    detail.textContent = status === "error" ? error : "";
+    detail.title = detail.textContent;
+    button.disabled = status === "connecting";
+  };
+
+  const events = ["change:status", "change:exit_code", "change:error", "change:title"];
+  for (const event of events) model.on(event, update);
+  update();
+
+  return {
+    el: root,
+    dispose() {
+      for (const event of events) model.off(event, update);
+      button.removeEventListener("click", onReconnect);
+    },
+  };
+}

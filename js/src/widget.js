@@ -1,0 +1,181 @@
+// The anywidget front end of jupyter_k8stty.Terminal.
+//
+// Messages (the full list, with the kernel side, is in jupyter_k8stty/widget/bridge.py):
+//   kernel -> browser  {type: "output"} + [bytes]      append to the screen, ack once parsed
+//                      {type: "replay", view} + [bytes] reset the screen, write the recent tail
+//   browser -> kernel  {type: "input"} + [bytes]        keystrokes and pastes
+//                      {type: "ack", view, bytes}       bytes of output xterm has parsed
+//                      {type: "ready", view}            this view rendered; asks for a replay
+//                      {type: "detach", view}           this view went away
+//                      {type: "reconnect"}              start a fresh session
+
+import "@xterm/xterm/css/xterm.css";
+import "./widget.css";
+
+import { FlowWriter } from "./flow.js";
+import { createHeader } from "./header.js";
+import { isolateKeyboard } from "./keyboard.js";
+import { createTerminal } from "./terminal.js";
+
+const FIT_DEBOUNCE_MS = 100;
+const ESTIMATED_ROW_PX = 17;
+const encoder = new TextEncoder();
+
+/** Any binary buffer ipywidgets hands us (DataView, ArrayBuffer, typed array). */
+function toBytes(buffer) {
+  if (buffer instanceof Uint8Array) return buffer;
+  if (ArrayBuffer.isView(buffer)) {
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
+  return new Uint8Array(0);
+}
+
+/** xterm's onBinary hands over a string with one char per byte. */
+function binaryStringToBytes(data) {
+  const bytes = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
+  return bytes;
+}
+
+function newViewId() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+function render({ model, el }) {
+  const viewId = newViewId();
+  let disposed = false;
+  let opened = false;
+  let awaitingReplay = true;
+  let fitTimer = null;
+
+  const send = (content, buffers) => {
+    if (!disposed) model.send(content, undefined, buffers);
+  };
+
+  const root = document.createElement("div");
+  root.className = "k8stty";
+  const header = createHeader(model, () => send({ type: "reconnect" }));
+  const screen = document.createElement("div");
+  screen.className = "k8stty-screen";
+  screen.style.height = `${(model.get("rows") || 24) * ESTIMATED_ROW_PX}px`;
+  root.append(header.el, screen);
+  el.appendChild(root);
+
+  const xt = createTerminal(root, model.get("options"), model.get("rows"));
+  const { term, fit } = xt;
+  const flow = new FlowWriter(term, (n) => send({ type: "ack", view: viewId, bytes: n }));
+  const disposeKeyboard = isolateKeyboard(root, term);
+
+  const onMessage = (msg, buffers) => {
+    switch (msg?.type) {
+      case "output":
+        if (awaitingReplay) break; // the replay we asked for already holds it
+        for (const buffer of buffers || []) flow.write(toBytes(buffer));
+        break;
+      case "replay":
+        if (msg.view && msg.view !== viewId) break; // another view's history
+        term.reset();
+        for (const buffer of buffers || []) flow.write(toBytes(buffer), false);
+        awaitingReplay = false;
+        break;
+      default:
+        break;
+    }
+  };
+  model.on("msg:custom", onMessage);
+
+  const subscriptions = [
+    term.onData((data) => send({ type: "input" }, [encoder.encode(data)])),
+    term.onBinary((data) => send({ type: "input" }, [binaryStringToBytes(data)])),
+  ];
+
+  // Content height in pixels that shows `rows` rows exactly (0 if not measurable yet).
+  const heightForRows = (rows) => {
+    const cell = xt.cellHeight();
+    return cell ? Math.ceil(rows * cell) : 0;
+  };
+
+  // Fit to the container, then tell the kernel the new size if it changed.
+  const syncSize = () => {
+    fitTimer = null;
+    if (!opened || disposed) return;
+    const dims = fit.proposeDimensions();
+    if (!dims || !Number.isFinite(dims.cols) || !Number.isFinite(dims.rows)) return;
+    if (dims.cols < 2 || dims.rows < 1) return;
+    fit.fit();
+    let changed = false;
+    if (model.get("rows") !== term.rows) {
+      model.set("rows", term.rows);
+      changed = true;
+    }
+    if (model.get("cols") !== term.cols) {
+      model.set("cols", term.cols);
+      changed = true;
+    }
+    if (changed) model.save_changes();
+  };
+  const scheduleFit = () => {
+    if (fitTimer !== null) clearTimeout(fitTimer);
+    fitTimer = setTimeout(syncSize, FIT_DEBOUNCE_MS);
+  };
+
+  // Someone else (the kernel, another view) set `rows`: make the screen that tall.
+  const onRows = () => {
+    const rows = model.get("rows");
+    if (!opened || !rows || rows === term.rows) return;
+    const height = heightForRows(rows);
+    if (height) screen.style.height = `${height}px`;
+    scheduleFit();
+  };
+  model.on("change:rows", onRows);
+
+  const onOptions = () => {
+    xt.setOptions(model.get("options"));
+    if (!opened) return;
+    requestAnimationFrame(() => {
+      const height = heightForRows(term.rows);
+      if (height) screen.style.height = `${height}px`;
+      scheduleFit();
+    });
+  };
+  model.on("change:options", onOptions);
+
+  // Open xterm once the element is in the page and has a width (the output
+  // area may attach it after render, or show it collapsed), then keep fitting.
+  const open = () => {
+    if (opened || disposed || !screen.isConnected || screen.clientWidth === 0) return;
+    opened = true;
+    xt.open(screen);
+    requestAnimationFrame(() => {
+      if (disposed) return;
+      const height = heightForRows(model.get("rows") || term.rows);
+      if (height) screen.style.height = `${height}px`;
+      syncSize();
+    });
+  };
+  const resizeObserver = new ResizeObserver(() => (opened ? scheduleFit() : open()));
+  resizeObserver.observe(screen);
+  open();
+
+  send({ type: "ready", view: viewId });
+
+  return () => {
+    send({ type: "detach", view: viewId });
+    disposed = true;
+    if (fitTimer !== null) clearTimeout(fitTimer);
+    resizeObserver.disconnect();
+    model.off("msg:custom", onMessage);
+    model.off("change:rows", onRows);
+    model.off("change:options", onOptions);
+    for (const subscription of subscriptions) subscription.dispose();
+    disposeKeyboard();
+    flow.dispose();
+    header.dispose();
+    xt.dispose();
+    root.remove();
+  };
+}
+
+export default { render };

@@ -1,0 +1,357 @@
+"""Output coalescing and flow control between an exec session and the widget's comm.
+
+Messages
+========
+
+Every message is a widget custom message: JSON ``{"type": ...}`` plus binary buffers.
+This is the complete list; ``js/src/widget.js`` handles the kernel-to-browser ones in
+one ``switch (msg.type)`` and :class:`~jupyter_k8stty.widget.terminal.Terminal`
+dispatches the browser-to-kernel ones through one small dict.
+
+Kernel to browser:
+
+``{"type": "output"}`` + ``[bytes]``
+    Raw output of the pod (stdout, and stderr when there is no TTY), coalesced: the
+    first bytes after a quiet spell (longer than :data:`FLUSH_INTERVAL`) go out at
+    once, so a keystroke's echo is not delayed; bytes arriving within the interval
+    after a send are gathered into one message of at most :data:`MAX_MESSAGE` bytes.
+``{"type": "replay", "view": id | null}`` + ``[bytes]``
+    Reset the screen and write these bytes: the last :data:`TAIL_SIZE` bytes of
+    output. Sent to the view that sent ``ready`` (``view`` is its id; other views
+    ignore it), and with ``view: null`` and no bytes to every view when a new session
+    replaces the old one (reconnect).
+
+Browser to kernel:
+
+``{"type": "input"}`` + ``[bytes]``
+    Keystrokes and pastes (UTF-8 from xterm's ``onData``, raw from ``onBinary``).
+``{"type": "ack", "view": id, "bytes": n}``
+    xterm.js has parsed ``n`` more bytes of ``output`` (the ``write`` callback fired).
+    Replayed bytes are not acknowledged.
+``{"type": "ready", "view": id}``
+    A view rendered (first display, page reload, a second display of the widget); the
+    kernel answers with a ``replay`` for that view. Output sent before the replay is
+    ignored by the view: the replay already holds it.
+``{"type": "detach", "view": id}``
+    The view was disposed (output cleared, notebook closed).
+``{"type": "reconnect"}``
+    Close the session and start a new one with the same arguments.
+
+Flow control
+============
+
+The exec session is created with a window (:data:`FLOW_WINDOW`): its reader stops
+reading the websocket while more than that many output bytes are unacknowledged, so
+a flood (``cat`` of a huge file, ``yes``) is throttled by the browser's real parsing
+speed instead of piling up in the kernel or the browser. Policy:
+
+* Views acknowledge the bytes xterm.js has parsed. Each view has a position in the
+  output stream (where it joined, by its replay, plus what it has acknowledged);
+  the session is acknowledged up to the position of the **most advanced** view, so a
+  second, hidden or slow view never holds back the one the user is looking at.
+* With **no view** attached (the widget was never displayed, or every view sent
+  ``detach``), output is acknowledged as soon as it is sent: the pod never stalls and
+  only the bounded tail is kept for a later replay.
+* If views are attached but none has acknowledged anything for
+  :data:`STALL_TIMEOUT` seconds while output is outstanding (a closed browser tab
+  sends no ``detach``), the bridge treats them as gone and acknowledges on their
+  behalf until a view sends ``ready`` or ``ack`` again.
+
+Threads
+=======
+
+The session's reader thread calls :meth:`Bridge.feed`, which only appends to a buffer
+under a short lock. One flusher thread per bridge (``k8stty-flush-<name>``) sends the
+messages. Comm handlers (possibly on an ipykernel subshell thread) call
+:meth:`Bridge.ready`, :meth:`Bridge.ack` and :meth:`Bridge.detach`. A send lock keeps
+the tail, the stream positions and the order of ``output`` and ``replay`` messages
+consistent: a ``replay`` holds exactly the bytes of every ``output`` sent before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("jupyter_k8stty")
+
+#: Seconds within which output is gathered into one message after a send.
+FLUSH_INTERVAL: float = 0.004
+#: Largest ``output`` message payload.
+MAX_MESSAGE: int = 256 * 1024
+#: Bytes of recent output kept for ``replay`` and :attr:`Bridge.tail`.
+TAIL_SIZE: int = 256 * 1024
+#: Unacknowledged output bytes after which the session stops reading the pod.
+FLOW_WINDOW: int = 2 * 1024 * 1024
+#: Seconds without any acknowledgement after which attached views count as gone.
+STALL_TIMEOUT: float = 10.0
+#: How far (bytes) the tail's start may move forward to begin at a line start.
+_LINE_ALIGN = 4096
+
+SendFn = Callable[[dict, list], None]
+AckFn = Callable[[int], None]
+
+
+class Bridge:
+    """Coalesce a session's output into widget messages and apply flow control.
+
+    Args:
+        send: ``send(content, buffers)``, the widget's custom-message sender.
+        acknowledge: the session's ``acknowledge(nbytes)`` (see :meth:`reset`).
+        name: used in the flusher thread's name.
+        on_orphaned: called (from the flusher thread) when views had been attached,
+            the last one detached and none came back within ``orphan_grace`` seconds.
+        orphan_grace: see ``on_orphaned``; ``None`` disables it.
+    """
+
+    def __init__(
+        self,
+        send: SendFn,
+        acknowledge: AckFn | None = None,
+        *,
+        name: str = "terminal",
+        flush_interval: float = FLUSH_INTERVAL,
+        max_message: int = MAX_MESSAGE,
+        tail_size: int = TAIL_SIZE,
+        stall_timeout: float = STALL_TIMEOUT,
+        on_orphaned: Callable[[], None] | None = None,
+        orphan_grace: float | None = None,
+    ):
+        self._send = send
+        self._acknowledge = acknowledge
+        self.flush_interval = flush_interval
+        self.max_message = max_message
+        self.tail_size = tail_size
+        self.stall_timeout = stall_timeout
+        self._on_orphaned = on_orphaned
+        self._orphan_grace = orphan_grace
+
+        # Guarded by _lock (the reader thread only ever takes this one, briefly).
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._pending = bytearray()
+        self._closed = False
+
+        # Guarded by _send_lock (taken before _lock when both are needed).
+        self._send_lock = threading.Lock()
+        self._tail = bytearray()
+        self._sent = 0  # output bytes sent in this stream
+        self._acked = 0  # output bytes acknowledged to the session
+        self._views: dict[str, int] = {}  # view id -> stream position
+        self._had_views = False
+        self._orphaned_at: float | None = None
+        self._auto_ack = False
+        self._last_send = 0.0
+        self._waiting_since: float | None = None  # first unacknowledged send
+
+        #: Number of ``output`` messages sent (for tests and diagnostics).
+        self.messages_sent = 0
+        self._thread = threading.Thread(target=self._run, name=f"k8stty-flush-{name}", daemon=True)
+        self._thread.start()
+
+    # -- session side ---------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Queue output bytes (called on the session's reader thread)."""
+        if not data:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            was_empty = not self._pending
+            self._pending += data
+            if was_empty or len(self._pending) >= self.max_message:
+                self._wake.notify()
+
+    def flush(self) -> None:
+        """Send everything queued now, from the calling thread."""
+        with self._send_lock:
+            with self._lock:
+                if not self._pending:
+                    return
+                data = bytes(self._pending)
+                self._pending.clear()
+            for start in range(0, len(data), self.max_message):
+                self._send_output(data[start : start + self.max_message])
+
+    def reset(self, acknowledge: AckFn | None) -> None:
+        """Start a new stream (new session): drop queued output and the tail, reset all views."""
+        with self._send_lock:
+            with self._lock:
+                self._pending.clear()
+            self._acknowledge = acknowledge
+            self._tail.clear()
+            self._sent = self._acked = 0
+            self._waiting_since = None
+            for view in self._views:
+                self._views[view] = 0
+            if self._views:
+                self._safe_send({"type": "replay", "view": None}, [b""])
+
+    @property
+    def tail(self) -> bytes:
+        """The most recent output that was sent (at most ``tail_size`` bytes)."""
+        with self._send_lock:
+            return bytes(self._tail)
+
+    def recent(self) -> bytes:
+        """Return the tail followed by the output still queued for the next message."""
+        with self._send_lock:
+            with self._lock:
+                pending = bytes(self._pending)
+            data = bytes(self._tail) + pending
+        return data[-self.tail_size :]
+
+    @property
+    def views(self) -> int:
+        """Number of views currently attached."""
+        return len(self._views)
+
+    # -- view side ------------------------------------------------------------------------
+
+    def ready(self, view: str) -> None:
+        """Handle a view that rendered: send it the tail and count it in flow control."""
+        with self._send_lock:
+            self._views[view] = self._sent
+            self._had_views = True
+            self._orphaned_at = None
+            self._auto_ack = False
+            self._safe_send({"type": "replay", "view": view}, [bytes(self._tail)])
+            self._advance()
+
+    def ack(self, view: str, nbytes: int) -> None:
+        """Record that a view parsed ``nbytes`` more bytes of output."""
+        if nbytes <= 0:
+            return
+        with self._send_lock:
+            if view not in self._views:
+                # A view that joined before a kernel-side reset, or one the stall policy
+                # dropped: it is alive after all, count it from the current position.
+                self._views[view] = self._acked
+                self._had_views = True
+                self._orphaned_at = None
+            self._views[view] = min(self._sent, self._views[view] + nbytes)
+            self._auto_ack = False
+            self._advance()
+
+    def detach(self, view: str) -> None:
+        """Forget a view; with none left, output is acknowledged as it is sent."""
+        with self._send_lock:
+            self._views.pop(view, None)
+            if not self._views:
+                self._ack_all()
+                if self._had_views:
+                    self._orphaned_at = time.monotonic()
+            else:
+                self._advance()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the flusher thread (queued output is dropped)."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+            self._wake.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    # -- internals (the _send_lock is held) -----------------------------------------------
+
+    def _safe_send(self, content: dict, buffers: list) -> None:
+        try:
+            self._send(content, buffers)
+        except Exception:  # a closed comm must not kill the reader or flusher thread
+            log.debug("could not send a %s message", content.get("type"), exc_info=True)
+
+    def _send_output(self, chunk: bytes) -> None:
+        self._safe_send({"type": "output"}, [chunk])
+        self.messages_sent += 1
+        self._last_send = time.monotonic()
+        self._sent += len(chunk)
+        tail = self._tail
+        tail += chunk
+        excess = len(tail) - self.tail_size
+        if excess > 0:
+            # Start the kept tail at a line boundary when one is near, so a replay
+            # does not begin in the middle of an escape sequence or a character.
+            newline = tail.find(b"\n", excess, excess + _LINE_ALIGN)
+            del tail[: newline + 1 if newline >= 0 else excess]
+        if not self._views or self._auto_ack:
+            self._ack_all()
+        elif self._waiting_since is None:
+            self._waiting_since = self._last_send
+
+    def _ack_all(self) -> None:
+        self._ack_to(self._sent)
+
+    def _advance(self) -> None:
+        if self._views:
+            self._ack_to(max(self._views.values()))
+
+    def _ack_to(self, position: int) -> None:
+        position = min(position, self._sent)
+        if position > self._acked:
+            nbytes = position - self._acked
+            self._acked = position
+            if self._acknowledge is not None:
+                try:
+                    self._acknowledge(nbytes)
+                except Exception:
+                    log.debug("acknowledge failed", exc_info=True)
+        self._waiting_since = None if self._acked >= self._sent else time.monotonic()
+
+    def _check_timers(self, now: float) -> bool:
+        """Apply the stall policy; return whether the orphan grace period just ran out."""
+        if (
+            self._views
+            and not self._auto_ack
+            and self._waiting_since is not None
+            and now - self._waiting_since >= self.stall_timeout
+        ):
+            log.debug("no acknowledgement for %.1f s: acknowledging for the views", self.stall_timeout)
+            self._auto_ack = True
+            self._ack_all()
+        if (
+            self._orphaned_at is not None
+            and self._orphan_grace is not None
+            and not self._views
+            and now - self._orphaned_at >= self._orphan_grace
+        ):
+            self._orphaned_at = None
+            return True
+        return False
+
+    # -- the flusher thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._closed and not self._pending:
+                    self._wake.wait(0.5)
+                    if not self._pending:
+                        break
+                if self._closed:
+                    return
+                if self._pending and len(self._pending) < self.max_message:
+                    # Gather: wait until FLUSH_INTERVAL after the previous send.
+                    delay = self._last_send + self.flush_interval - time.monotonic()
+                    if delay > 0:
+                        self._wake.wait(delay)
+                        if self._closed:
+                            return
+            self.flush()
+            with self._send_lock:
+                orphaned = self._check_timers(time.monotonic())
+            if orphaned and self._on_orphaned is not None:
+                try:
+                    self._on_orphaned()  # closes the widget, and with it this bridge
+                except Exception:
+                    log.exception("closing an orphaned terminal failed")

@@ -1,0 +1,292 @@
+"""Terminal widget in a real ipykernel against the sandbox; the test plays the browser."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from .frontend import Frontend, new_view_id
+
+KUBECONFIG_MARK = "certificate-authority-data"
+
+SETUP = """
+import threading, psutil
+from jupyter_k8stty import Terminal
+from jupyter_k8stty.widget import close_all
+KUBECONFIG = {kubeconfig!r}
+SANDBOX_PORT = {port!r}
+
+def k8stty_threads():
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("k8stty-"))
+
+def sandbox_sockets():
+    return [c for c in psutil.Process().net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == SANDBOX_PORT and c.status == "ESTABLISHED"]
+"""
+
+
+@pytest.fixture(scope="module")
+def fe(sandbox, kubeconfig):
+    frontend = Frontend()
+    try:
+        frontend.execute(SETUP.format(kubeconfig=kubeconfig, port=sandbox.port))
+        yield frontend
+    finally:
+        frontend.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _close_terminals(fe):
+    yield
+    fe.execute("close_all()")
+
+
+@contextlib.contextmanager
+def class_setting(fe: Frontend, name: str, value):
+    saved = fe.eval(f"Terminal.{name}")
+    fe.execute(f"Terminal.{name} = {value!r}")
+    try:
+        yield
+    finally:
+        fe.execute(f"Terminal.{name} = {saved!r}")
+
+
+def open_terminal(fe: Frontend, variable: str, args: str = '"demo"', **kw):
+    extra = "".join(f", {k}={v}" for k, v in kw.items())
+    fe.execute(f"{variable} = Terminal({args}, kubeconfig=KUBECONFIG{extra})")
+    comm = fe.terminal_comm(variable)
+    fe.wait_for(lambda: comm.state.get("status") != "connecting", what="the session to start")
+    assert comm.state["status"] == "connected", comm.state
+    return comm
+
+
+def test_comm_opens_with_the_bundle_and_synced_traits(fe):
+    comm = open_terminal(fe, "t0", container='"sidecar"', rows="30", options='{"fontSize": 15}')
+    state = comm.state
+    assert state["_anywidget_id"] == "jupyter_k8stty.widget.terminal.Terminal"
+    assert "export" in state["_esm"] and len(state["_esm"]) > 100_000  # the real bundle
+    assert ".xterm" in state["_css"]
+    assert state["rows"] == 30 and state["options"] == {"fontSize": 15}
+    assert state["title"] == "default/demo [sidecar]"
+    assert state["exit_code"] is None and state["error"] == ""
+    token = fe.eval("__import__('json').load(open(KUBECONFIG))['users'][0]['user']['token']")
+    assert len(token) > 10 and token not in repr(state)
+    assert KUBECONFIG_MARK not in repr(state)
+
+
+def test_output_arrives_as_binary_buffers_coalesced(fe):
+    comm = open_terminal(fe, "t1")
+    fe.execute("frames = []; t1.session.on_output(lambda channel, data: frames.append(len(data)))")
+    before = len(comm.custom("output"))
+    # 2000 small writes 1 ms apart: the sandbox sends them as hundreds of frames.
+    fe.type(
+        comm,
+        "python3 -u -c \"import time\nfor i in range(2000):\n print('x%d' % i)\n"
+        " t = time.perf_counter()\n while time.perf_counter() - t < 0.001: pass\"; "
+        "echo END-OF-$((6*7))\r",
+    )
+    data = fe.expect_output(comm, b"END-OF-42")
+    frames = fe.eval("len(frames)")
+    messages = comm.custom("output")[before:]
+    assert all(len(m.buffers) == 1 and isinstance(m.buffers[0], bytes) for m in messages)
+    assert b"x0\r\nx1\r\n" in data and b"x1999\r\n" in data
+    assert frames > 200, frames
+    assert len(messages) < frames, (len(messages), frames)
+    # Coalescing: after a message the next one waits ~4 ms (unless the first was full),
+    # so there are never more than ~250 messages a second, however many frames arrive.
+    # (The sandbox itself sends at most a frame every ~2.5 ms, which bounds the ratio.)
+    gaps = [
+        (b.date - a.date).total_seconds()
+        for a, b in zip(messages, messages[1:], strict=False)
+        if len(a.buffers[0]) < 256 * 1024
+    ]
+    assert min(gaps) >= 0.003, sorted(gaps)[:5]
+
+
+def test_a_lone_keystroke_echo_is_sent_at_once(fe):
+    comm = open_terminal(fe, "t1b")
+    fe.execute(
+        "import time\n"
+        "arrivals = []\n"
+        "t1b.session.on_output(lambda channel, data: arrivals.append(time.time()))"
+    )
+    delays = []
+    for key in "abcde":
+        fe.pump(0.05)  # idle: nothing sent for a while
+        before = len(comm.custom("output"))
+        seen = len(fe.eval("arrivals"))
+        fe.type(comm, key)
+        message = fe.wait_for(
+            lambda before=before: comm.custom("output")[before:], what="the echo"
+        )[0]
+        assert message.buffers[0].endswith(key.encode())
+        arrived = fe.eval(f"arrivals[{seen}]")
+        delays.append(message.date.timestamp() - arrived)
+    assert sorted(delays)[2] < 0.0025, delays
+
+
+def test_big_output_is_complete_and_in_order(fe):
+    comm = open_terminal(fe, "t2")
+    fe.type(comm, "seq 1 20000; echo SEQ-$((1+1))-DONE\r")
+    data = fe.expect_output(comm, b"SEQ-2-DONE")
+    numbers = b"\r\n".join(str(i).encode() for i in range(1, 20001))
+    assert numbers in data
+
+
+def test_input_message_reaches_the_shell(fe):
+    comm = open_terminal(fe, "t3")
+    fe.type(comm, "echo hel")
+    fe.type(comm, "lo-$((40+2))\r")
+    fe.expect_output(comm, b"hello-42\r\n")
+
+
+def test_rows_and_cols_update_resizes_the_pod_tty(fe):
+    comm = open_terminal(fe, "t4")
+    fe.send_update(comm, {"rows": 40, "cols": 100})
+    fe.type(comm, "stty size\r")
+    fe.expect_output(comm, b"40 100\r\n")
+    assert fe.eval("(t4.rows, t4.cols)") == (40, 100)
+    fe.send_update(comm, {"rows": 33, "cols": 91})
+    fe.type(comm, "stty size\r")
+    fe.expect_output(comm, b"33 91\r\n")
+
+
+def test_exit_code_reaches_traits_and_frontend(fe):
+    comm = open_terminal(fe, "t5")
+    fe.type(comm, "exit 3\r")
+    fe.wait_for(lambda: comm.state.get("status") == "exited", what="status exited")
+    assert comm.state["exit_code"] == 3
+    assert fe.eval("(t5.status, t5.exit_code, t5.error, t5.wait(5))") == ("exited", 3, "", 3)
+
+
+def test_ready_gets_a_replay_of_the_tail(fe):
+    comm = open_terminal(fe, "t6")
+    fe.type(comm, "echo REPLAY-$((2*21))\r")
+    fe.expect_output(comm, b"REPLAY-42\r\n")
+    view = new_view_id()
+    fe.send_custom(comm, {"type": "ready", "view": view})
+    replays = fe.wait_for(lambda: comm.custom("replay"), what="a replay")
+    assert replays[0].custom["view"] == view
+    assert b"REPLAY-42\r\n" in replays[0].buffers[0]
+    assert replays[0].buffers[0] == comm.output()[-len(replays[0].buffers[0]):]
+    # The bounded tail, decoded, is also what t.output shows.
+    assert "REPLAY-42" in fe.eval("t6.output")
+
+
+def test_replay_is_bounded(fe):
+    comm = open_terminal(fe, "t7")
+    fe.type(comm, "head -c 600000 /dev/zero | tr '\\0' y; echo; echo BIG-$((3*3))\r")
+    fe.expect_output(comm, b"BIG-9\r\n")
+    fe.send_custom(comm, {"type": "ready", "view": "v"})
+    replay = fe.wait_for(lambda: comm.custom("replay"), what="a replay")[0].buffers[0]
+    assert len(replay) <= 256 * 1024 and len(comm.output()) > 600_000
+    assert replay.endswith(comm.output()[-len(replay):]) and b"BIG-9" in replay
+
+
+def test_flow_control_pauses_until_the_view_acknowledges(fe):
+    with class_setting(fe, "flow_window", 64 * 1024):
+        comm = open_terminal(fe, "t8")
+    view = new_view_id()
+    fe.send_custom(comm, {"type": "ready", "view": view})
+    fe.wait_for(lambda: comm.custom("replay"), what="a replay")
+    start = len(comm.output())
+    fe.type(comm, "head -c 3000000 /dev/zero | tr '\\0' z; echo; echo FLOW-$((5+5))\r")
+    # Without acks the session stops reading once the window is full.
+    fe.wait_for(lambda: fe.eval("t8.session.paused"), what="the reader to pause")
+    unacknowledged = fe.eval("t8.session.unacknowledged")
+    assert 64 * 1024 <= unacknowledged < 1_000_000, unacknowledged
+    # Everything the session delivered reaches the view, and then nothing more.
+    fe.wait_for(lambda: len(comm.output()) - start == unacknowledged, what="the window's bytes")
+    stalled = len(comm.output()) - start
+    fe.pump(0.3)
+    assert len(comm.output()) - start == stalled  # nothing more while unacknowledged
+    # Acknowledge like xterm's write callback does, until the command finishes.
+    acked = 0
+
+    def ack_and_check():
+        nonlocal acked
+        total = len(comm.output()) - start
+        if total > acked:
+            fe.send_custom(comm, {"type": "ack", "view": view, "bytes": total - acked})
+            acked = total
+        return b"FLOW-10" in comm.output()
+
+    fe.wait_for(ack_and_check, timeout=60, what="the flood to finish with acks")
+    assert comm.output().count(b"z") >= 3_000_000
+
+
+def test_without_a_view_output_is_not_stalled(fe):
+    with class_setting(fe, "flow_window", 64 * 1024):
+        comm = open_terminal(fe, "t9")
+    fe.type(comm, "head -c 1000000 /dev/zero | tr '\\0' n; echo; echo NOVIEW-$((4+4))\r")
+    fe.expect_output(comm, b"NOVIEW-8")
+    assert fe.eval("t9.session.unacknowledged") < 64 * 1024
+
+
+def test_close_ends_threads_and_sockets(fe):
+    open_terminal(fe, "t10")
+    assert fe.eval("len(sandbox_sockets())") >= 1
+    names = fe.eval("k8stty_threads()")
+    assert any(n.startswith("k8stty-reader-") for n in names), names
+    assert any(n.startswith("k8stty-flush-") for n in names), names
+    fe.execute("t10.close()")
+    assert fe.eval("k8stty_threads()") == []
+    assert fe.eval("len(sandbox_sockets())") == 0
+    assert fe.eval("t10.status") == "closed"
+
+
+def test_frontend_comm_close_closes_the_session(fe):
+    comm = open_terminal(fe, "t11")
+    fe.close_comm(comm)
+    fe.wait_for(lambda: fe.eval("t11.status") == "closed", what="the terminal to close")
+    assert fe.eval("k8stty_threads()") == []
+    assert fe.eval("len(sandbox_sockets())") == 0
+
+
+def test_orphaned_view_closes_after_grace(fe):
+    with class_setting(fe, "orphan_grace", 0.3):
+        comm = open_terminal(fe, "t12")
+    fe.send_custom(comm, {"type": "ready", "view": "a"})
+    fe.send_custom(comm, {"type": "detach", "view": "a"})
+    fe.wait_for(lambda: comm.closed, what="the widget to close")
+    assert fe.eval("t12.status") == "closed"
+    assert fe.eval("k8stty_threads()") == []
+
+
+def test_rerunning_the_cell_closes_the_previous_terminal(fe):
+    cell = {"cellId": "cell-rerun-test"}
+    fe.execute("t13 = Terminal('demo', kubeconfig=KUBECONFIG)", metadata=cell)
+    fe.execute("first = t13", metadata={"cellId": "other-cell"})
+    fe.wait_for(lambda: fe.eval("first.status") == "connected", what="connected")
+    fe.execute("t13 = Terminal('demo', kubeconfig=KUBECONFIG)", metadata=cell)
+    assert fe.eval("first.status") == "closed"
+    fe.wait_for(lambda: fe.eval("t13.status") == "connected", what="connected")
+
+
+def test_reconnect_starts_a_fresh_session(fe):
+    comm = open_terminal(fe, "t14")
+    view = new_view_id()
+    fe.send_custom(comm, {"type": "ready", "view": view})
+    fe.type(comm, "exit 4\r")
+    fe.wait_for(lambda: comm.state.get("status") == "exited", what="exited")
+    assert comm.state["exit_code"] == 4
+    replays = len(comm.custom("replay"))
+    fe.send_custom(comm, {"type": "reconnect"})
+    fe.wait_for(lambda: comm.state.get("status") == "connected", what="connected again")
+    assert comm.state["exit_code"] is None
+    reset = comm.custom("replay")[replays:]
+    assert reset and reset[0].custom["view"] is None and reset[0].buffers == [b""]
+    fe.type(comm, "echo AGAIN-$((1+2))\r")
+    fe.expect_output(comm, b"AGAIN-3\r\n")
+
+
+def test_missing_pod_is_an_error_without_traceback(fe):
+    fe.execute("bad = Terminal('nope', kubeconfig=KUBECONFIG)")
+    comm = fe.terminal_comm("bad")
+    fe.wait_for(lambda: comm.state.get("status") == "error", what="status error")
+    assert "not found" in comm.state["error"]
+    assert "Traceback" not in comm.state["error"] and "\n" not in comm.state["error"]
+    assert fe.eval("bad.status, bad.exit_code") == ("error", None)
+    assert not any("Traceback" in text for text in fe.streams)
+    assert not [n for n in fe.eval("k8stty_threads()") if n.startswith(("k8stty-reader", "k8stty-connect"))]
