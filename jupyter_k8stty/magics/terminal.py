@@ -1,7 +1,4 @@
-"""IPython magics: ``%k8sexec`` opens a terminal into a pod under the cell.
-
-``%load_ext jupyter_k8stty`` registers them.
-"""
+"""``%k8sexec POD``: open an interactive terminal into a pod under the cell."""
 
 from __future__ import annotations
 
@@ -11,9 +8,8 @@ import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
 
-from .errors import K8sTTYError
+from ..errors import K8sTTYError
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -72,39 +68,29 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-@magics_class
-class K8sExecMagics(Magics):
-    """The ``%k8sexec`` magics."""
+def open_terminal(line: str) -> Any:
+    """Run the ``%k8sexec`` line magic: return a :class:`~jupyter_k8stty.Terminal` to display.
 
-    @line_magic
-    def k8sexec(self, line: str) -> Any:
-        """Open an interactive terminal into a pod.
+    Usage: ``%k8sexec POD [-n NS] [-c CONTAINER] [--context CTX] [--kubeconfig PATH]
+    [--rows N] [--option KEY=VALUE ...] [-- COMMAND ...]``
+    """
+    own, command = split_command(line)
+    args = _line_parser().parse_args(own)
+    options = parse_options(args.option)
+    if args.rows < 2 or args.rows > 500:
+        raise UsageError("%k8sexec: --rows must be between 2 and 500")
+    from ..widget import Terminal
 
-        Usage: ``%k8sexec POD [-n NS] [-c CONTAINER] [--context CTX] [--kubeconfig PATH]
-        [--rows N] [--option KEY=VALUE ...] [-- COMMAND ...]``
-        """
-        own, command = split_command(line)
-        args = _line_parser().parse_args(own)
-        options = parse_options(args.option)
-        if args.rows < 2 or args.rows > 500:
-            raise UsageError("%k8sexec: --rows must be between 2 and 500")
-        from .widget import Terminal
-
-        try:
-            return Terminal(
-                args.pod,
-                command,
-                namespace=args.namespace,
-                container=args.container,
-                context=args.context,
-                kubeconfig=args.kubeconfig,
-                rows=args.rows,
-                options=options,
-            )
-        except K8sTTYError as exc:
-            raise UsageError(f"%k8sexec: {exc}") from None
-
-
-def register(ipython: Any) -> None:
-    """Register the magics with an IPython shell."""
-    ipython.register_magics(K8sExecMagics)
+    try:
+        return Terminal(
+            args.pod,
+            command,
+            namespace=args.namespace,
+            container=args.container,
+            context=args.context,
+            kubeconfig=args.kubeconfig,
+            rows=args.rows,
+            options=options,
+        )
+    except K8sTTYError as exc:
+        raise UsageError(f"%k8sexec: {exc}") from None

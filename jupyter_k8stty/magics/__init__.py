@@ -1,0 +1,40 @@
+"""IPython magics, registered by ``%load_ext jupyter_k8stty``.
+
+``%k8sexec POD`` (line) opens an interactive terminal (:mod:`.terminal`);
+``%%k8sexec TARGET`` (cell) runs the cell as a script in the pod (:mod:`.script`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from .terminal import open_terminal
+
+
+@magics_class
+class K8sExecMagics(Magics):
+    """The ``%k8sexec`` / ``%%k8sexec`` magics."""
+
+    @line_cell_magic
+    def k8sexec(self, line: str, cell: str | None = None) -> Any:
+        """Open a terminal into a pod (line magic) or run the cell as a script in it (cell magic).
+
+        ``%k8sexec POD [-n NS] [-c CONTAINER] [-- COMMAND ...]`` and
+        ``%%k8sexec TARGET [-n NS] [-c CONTAINER] [--shell PROGRAM] [--out VAR] ...``;
+        add ``-h`` for every option.
+        """
+        if cell is None:
+            return open_terminal(line)
+        try:
+            from .script import run_cell
+        except ImportError:
+            raise UsageError("%%k8sexec (cell magic) is not available yet") from None
+        return run_cell(self.shell, line, cell)
+
+
+def register(ipython: Any) -> None:
+    """Register the magics with an IPython shell."""
+    ipython.register_magics(K8sExecMagics)
