@@ -13,6 +13,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from jupyter_k8stty import demo
+
 
 def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     from jupyter_k8stty.sandbox.pods import INLINE_HELP
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     _add_sandbox(subparsers)
+    demo.add_parser(subparsers)
     return parser
 
 

@@ -36,8 +36,10 @@ export function createHeader(model, onReconnect) {
     pill.dataset.status = status;
     if (status === "exited" && exitCode !== null && exitCode !== undefined) {
       pill.dataset.exit = exitCode === 0 ? "ok" : "fail";
+      pill.dataset.exitCode = String(exitCode);
     } else {
       delete pill.dataset.exit;
+      delete pill.dataset.exitCode;
     }
     detail.textContent = status === "error" ? error : "";
     detail.title = detail.textContent;

@@ -244,6 +244,8 @@ class Bridge:
                 self._ack_all()
                 if self._had_views:
                     self._orphaned_at = time.monotonic()
+                    with self._lock:
+                        self._wake.notify()  # arm the flusher's orphan timer
             else:
                 self._advance()
 
@@ -308,6 +310,21 @@ class Bridge:
                     log.debug("acknowledge failed", exc_info=True)
         self._waiting_since = None if self._acked >= self._sent else time.monotonic()
 
+    def _timer_delay(self) -> float | None:
+        """Seconds until the stall or orphan timer is due; ``None`` when neither is armed.
+
+        Reads the timer fields without ``_send_lock``: a stale value only makes the
+        flusher wake early and look again.
+        """
+        deadlines = []
+        if self._views and not self._auto_ack and self._waiting_since is not None:
+            deadlines.append(self._waiting_since + self.stall_timeout)
+        if self._orphaned_at is not None and self._orphan_grace is not None and not self._views:
+            deadlines.append(self._orphaned_at + self._orphan_grace)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - time.monotonic())
+
     def _check_timers(self, now: float) -> bool:
         """Apply the stall policy; return whether the orphan grace period just ran out."""
         if (
@@ -334,10 +351,13 @@ class Bridge:
     def _run(self) -> None:
         while True:
             with self._lock:
+                # Sleep until output arrives or a timer is due: an idle terminal
+                # costs no wake-ups at all.
                 while not self._closed and not self._pending:
-                    self._wake.wait(0.5)
-                    if not self._pending:
+                    delay = self._timer_delay()
+                    if delay == 0.0:
                         break
+                    self._wake.wait(delay)
                 if self._closed:
                     return
                 if self._pending and len(self._pending) < self.max_message:

@@ -29,6 +29,7 @@ import traitlets
 from ..errors import K8sTTYError, StreamError
 from ..exec.session import DEFAULT_SHELL, ExecSession
 from .bridge import FLOW_WINDOW, TAIL_SIZE, Bridge
+from .input_pump import InputPump
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -177,6 +178,8 @@ class Terminal(anywidget.AnyWidget):
         self._early_input = bytearray()
         self._connect_thread: threading.Thread | None = None
         self._bridge: Bridge | None = None
+        self._input: InputPump | None = None
+        self._input_live = False  # early input flushed: keys go straight to the pump
         super().__init__(rows=int(rows), options=dict(options or {}), title=self._make_title())
         label = f"{namespace}/{pod}" if namespace else pod
         self._bridge = Bridge(
@@ -185,6 +188,7 @@ class Terminal(anywidget.AnyWidget):
             on_orphaned=self._close_orphaned,
             orphan_grace=self.orphan_grace,
         )
+        self._input: InputPump | None = InputPump(self._write_now, name=label)
         self._handlers = {
             "input": self._on_input,
             "ack": self._on_ack,
@@ -292,6 +296,8 @@ class Terminal(anywidget.AnyWidget):
                 session.close()
             if bridge is not None:
                 bridge.close()
+            if self._input is not None:
+                self._input.close()
             thread = self._connect_thread
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=1)
@@ -321,6 +327,7 @@ class Terminal(anywidget.AnyWidget):
                 return
             self._generation += 1
             generation = self._generation
+            self._input_live = False
             self._done.clear()
             session = ExecSession(
                 self._pod,
@@ -376,13 +383,12 @@ class Terminal(anywidget.AnyWidget):
                 session.close()
                 return
             early, self._early_input = bytes(self._early_input), bytearray()
+            if early and self._input is not None:
+                # Under the lock: keys typed from now on must queue after these.
+                self._input.put(early)
+            self._input_live = True
             if not session.done:
                 self._set_state(status="connected", title=self._make_title(session.namespace))
-        if early:
-            try:
-                session.write(early)
-            except StreamError:
-                pass
 
     def _on_session_end(self, session: ExecSession, generation: int) -> None:
         if self._generation != generation:
@@ -414,18 +420,28 @@ class Terminal(anywidget.AnyWidget):
             return
         with self._lock:
             session = self._session
-            if session is None or session.status in ("new", "connecting"):
-                if session is not None and len(self._early_input) + len(data) <= _EARLY_INPUT_LIMIT:
+            if session is None or not self._input_live:
+                connecting = session is not None and session.status in ("new", "connecting", "connected")
+                if connecting and len(self._early_input) + len(data) <= _EARLY_INPUT_LIMIT:
                     self._early_input += data
                     return
                 if strict:
                     raise StreamError(f"the terminal into {self._pod} is {self.status}")
                 return
-        try:
-            session.write(data)
-        except StreamError:
-            if strict:
-                raise
+            if strict and (session.done or session.status != "connected"):
+                raise StreamError(f"the terminal into {self._pod} is {session.status}")
+        pump = self._input
+        if pump is not None and not pump.put(data) and strict:
+            raise StreamError(f"the terminal into {self._pod} is closed or has too much queued input")
+
+    def _write_now(self, data: bytes) -> None:
+        # Runs on the input pump's thread: it may block while the pod is not reading.
+        session = self._session
+        if session is not None and not session.done:
+            try:
+                session.write(data)
+            except StreamError:
+                pass  # the session ended meanwhile; its status says so
 
     @traitlets.observe("rows", "cols")
     def _on_size(self, change: dict) -> None:

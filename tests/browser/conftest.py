@@ -1,0 +1,156 @@
+"""Fixtures for the browser tests: JupyterLab on the sandbox, and Chromium through Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+
+import pytest
+
+from .lab import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KERNEL_READY_TIMEOUT,
+    LAB_START_TIMEOUT,
+    UI_TIMEOUT,
+    LabServer,
+    Notebook,
+    labextensions,
+    poll,
+    write_notebook,
+)
+
+REQUIRED_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "anywidget")
+VIEWPORT = {"width": 1280, "height": 900}
+#: Seconds JupyterLab gets to stop after SIGTERM.
+LAB_STOP_TIMEOUT = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def lab_env(tmp_path_factory: pytest.TempPathFactory, kubeconfig: str) -> dict[str, str]:
+    """JupyterLab's environment: isolated config/data/runtime dirs, KUBECONFIG = the sandbox's.
+
+    Extensions still come from the venv (``sys.prefix/share/jupyter``), which is on the
+    Jupyter path whatever ``JUPYTER_DATA_DIR`` says.
+    """
+    home = tmp_path_factory.mktemp("jupyter")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+    env.update(
+        KUBECONFIG=kubeconfig,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+        IPYTHONDIR=str(home / "ipython"),
+    )
+    config = home / "config"
+    (config / "labconfig").mkdir(parents=True)
+    # No network: no news feed, no update check, no "receive news?" toast.
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+        "LanguageServerManager": {"autodetect": False},
+    }))
+    (config / "labconfig" / "page_config.json").write_text(json.dumps({
+        "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
+    }))
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", labextensions(env))
+    enabled = [line for line in listing.splitlines() if "enabled" in line and "OK" in line]
+    missing = [name for name in REQUIRED_EXTENSIONS if not any(name in line for line in enabled)]
+    assert not missing, f"JupyterLab extensions missing or disabled: {missing}\n{listing}"
+    return env
+
+
+@pytest.fixture(scope="session")
+def lab_server(lab_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A JupyterLab server on a free port with a random token, serving a temporary directory."""
+    root = tmp_path_factory.mktemp("notebooks")
+    token = secrets.token_hex(16)
+    port = _free_port()
+    argv = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    log = open(tmp_path_factory.getbasetemp() / "jupyterlab.log", "wb")
+    proc = subprocess.Popen(argv, env={**lab_env, "JUPYTER_TOKEN": token}, cwd=root,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, process=proc)
+
+    def up() -> bool:
+        assert proc.poll() is None, f"JupyterLab exited with {proc.returncode}; see {log.name}"
+        try:
+            with urllib.request.urlopen(f"{server.url}/api/status?token={token}", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        poll(up, LAB_START_TIMEOUT, "JupyterLab answering /api/status", interval=0.25)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(LAB_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(UI_TIMEOUT * 1000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def open_notebook(lab_server: LabServer, page, request: pytest.FixtureRequest
+                  ) -> Iterator[Callable[[Sequence[str]], Notebook]]:
+    """``open_notebook(cells)``: write a notebook with these code cells, open it, wait for the kernel."""
+    opened: list[str] = []
+
+    def open_(cells: Sequence[str]) -> Notebook:
+        name = f"{request.node.name.replace('[', '-').replace(']', '')}-{len(opened)}"
+        write_notebook(lab_server.root_dir / f"{name}.ipynb", cells)
+        opened.append(name)
+        page.goto(f"{lab_server.url}/lab/tree/{name}.ipynb?token={lab_server.token}")
+        notebook = Notebook(page)
+        poll(lambda: notebook.cell_count() == len(cells), KERNEL_READY_TIMEOUT, f"{len(cells)} cells shown",
+             describe=lambda: f"{notebook.cell_count()} cells")
+        notebook.wait_kernel_idle(lab_server, f"{name}.ipynb")
+        return notebook
+
+    yield open_
+    page.close()
+    lab_server.shutdown_kernels()
