@@ -6,7 +6,14 @@
 // them (the callback of `term.write(data, callback)`), so a slow or throttled
 // browser tab slows the pod down instead of piling megabytes up in memory.
 //
-// Acks that complete in the same task are coalesced into one message.
+// Acks are batched: one message once ACK_CHUNK parsed bytes have gathered, or as
+// soon as xterm.js has caught up with everything it was given. Each ack costs the
+// kernel a shell message (and ipykernel flushes its streams per message), so one
+// per output message would throttle a flood; holding acks while xterm.js is idle
+// would stall the pod for nothing.
+
+/** Parsed bytes gathered before an ack is sent while more output is queued. */
+export const ACK_CHUNK = 512 * 1024;
 
 export class FlowWriter {
   /**
@@ -41,7 +48,7 @@ export class FlowWriter {
   _ack(n) {
     if (this._disposed) return;
     this._toAck += n;
-    if (this._scheduled) return;
+    if (this._scheduled || (this._toAck < ACK_CHUNK && this.pending > 0)) return;
     this._scheduled = true;
     queueMicrotask(() => {
       this._scheduled = false;
