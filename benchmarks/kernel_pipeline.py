@@ -69,6 +69,10 @@ class Browser:
     def type(self, comm_id: str, text: str) -> None:
         self._send(comm_id, {"type": "input"}, [text.encode()])
 
+    def ack(self, comm_id: str, nbytes: int) -> None:
+        """Tell the terminal this view has parsed ``nbytes`` more output bytes."""
+        self._send(comm_id, {"type": "ack", "view": self.view, "bytes": nbytes})
+
     def stream(self, comm_id: str, *, until_bytes: int | None = None, until: bytes | None = None,
                timeout: float = 600.0) -> tuple[int, float | None, float]:
         """Receive output (acknowledging it); return (bytes, first-byte time, end time)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError, ConfigError, ExecError, ExecTimeout, K8sTTYError, StreamError
-from .exec import DEFAULT_SHELL, ExecResult, ExecSession, run
+from .exec import DEFAULT_SHELL, ExecResult, ExecSession, FanoutResults, PodResult, run, run_many
+from .transfer import CopyError, copy_from, copy_to
 
 if TYPE_CHECKING:
     from .widget import Terminal
@@ -24,15 +25,21 @@ __all__ = [
     "DEFAULT_SHELL",
     "ApiError",
     "ConfigError",
+    "CopyError",
     "ExecError",
     "ExecResult",
     "ExecSession",
     "ExecTimeout",
+    "FanoutResults",
     "K8sTTYError",
+    "PodResult",
     "StreamError",
     "Terminal",
+    "copy_from",
+    "copy_to",
     "load_ipython_extension",
     "run",
+    "run_many",
 ]
 
 

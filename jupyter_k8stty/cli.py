@@ -40,11 +40,18 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pods", metavar="SPEC", default=None,
                         help="pods to serve: a JSON file or the inline form below "
                         "(default: demo, worker-0..2, finished, team-a/analytics)")
+    parser.add_argument("--fault", metavar="KIND[:KEY=VALUE,...]", action="append", default=[],
+                        help="make the next exec stream misbehave, for testing (repeatable; "
+                        "count=N for N streams): drop, close, stall, slow, throttle, "
+                        "unknown-channel, invalid-utf8, huge-frame, bad-status, "
+                        "truncated-status; keys after, delay, seconds, rate, size, count. "
+                        "Example: stall:after=2,seconds=60")
     parser.set_defaults(func=_run_sandbox)
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
     from jupyter_k8stty.sandbox import Sandbox
+    from jupyter_k8stty.sandbox.faults import parse_fault
     from jupyter_k8stty.sandbox.kubeconfig import default_kubeconfig_path
     from jupyter_k8stty.sandbox.pods import load_pods
 
@@ -52,6 +59,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         pods = load_pods(args.pods) if args.pods else None
     except (OSError, ValueError, TypeError) as exc:
         print(f"jupyter-k8stty sandbox: bad --pods: {exc}", file=sys.stderr)
+        return 2
+    try:
+        faults = [parse_fault(spec) for spec in args.fault]
+    except ValueError as exc:
+        print(f"jupyter-k8stty sandbox: bad --fault: {exc}", file=sys.stderr)
         return 2
     done = threading.Event()
 
@@ -69,6 +81,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             print(f"jupyter-k8stty sandbox: cannot listen on {args.host}:{args.port}: {exc}",
                   file=sys.stderr)
             return 1
+        for kind, params in faults:
+            sandbox.inject(kind, **params)
         print(f"Sandbox ready: {sandbox.url}  KUBECONFIG={sandbox.kubeconfig_path}", flush=True)
         while not done.wait(1.0):
             pass

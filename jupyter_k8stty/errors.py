@@ -29,6 +29,14 @@ class ApiError(K8sTTYError):
         self.reason = reason
 
 
+class TargetError(K8sTTYError, ValueError):
+    """An invalid target, rejected before any request.
+
+    A malformed pod or workload name, an unknown kind, a bad namespace or label
+    selector. It is a ``ValueError`` too, so ``except ValueError`` keeps working.
+    """
+
+
 class StreamError(K8sTTYError):
     """The exec stream failed: the connection dropped or the server reported an error."""
 

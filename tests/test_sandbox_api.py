@@ -56,7 +56,10 @@ def test_version_and_discovery(kubeconfig: str) -> None:
     assert kubernetes.client.CoreApi(api).get_api_versions().versions == ["v1"]
     resources = {r.name for r in kubernetes.client.CoreV1Api(api).get_api_resources().resources}
     assert {"pods", "pods/exec", "pods/log", "namespaces"} <= resources
-    assert kubernetes.client.ApisApi(api).get_api_versions().groups == []
+    groups = kubernetes.client.ApisApi(api).get_api_versions().groups
+    assert [(g.name, g.preferred_version.group_version) for g in groups] == [
+        ("apps", "apps/v1"), ("batch", "batch/v1")]
+    assert "services" in resources
 
 
 def test_get_pod_is_realistic(kubeconfig: str) -> None:
@@ -78,11 +81,14 @@ def test_list_and_selectors(kubeconfig: str) -> None:
     def names(**kwargs: str) -> list[str]:
         return [p.metadata.name for p in api.list_namespaced_pod("default", **kwargs).items]
 
-    assert names() == ["demo", "finished", "worker-0", "worker-1", "worker-2"]
+    # The default workloads (deploy/web, sts/db, job/backup) own pods in "default" too.
+    workload_pods = ["backup-fzr9p", "db-0", "web-5wpwzq2zt6-abcde", "web-5wpwzq2zt6-x2kqp"]
+    assert names() == sorted(["demo", "finished", "worker-0", "worker-1", "worker-2",
+                              *workload_pods])
     assert names(label_selector="app=worker") == ["worker-0", "worker-1", "worker-2"]
-    assert names(label_selector="app!=worker") == ["demo", "finished"]
+    assert names(label_selector="app!=worker") == sorted(["demo", "finished", *workload_pods])
     assert names(label_selector="app in (demo,finished)") == ["demo", "finished"]
-    assert names(label_selector="app notin (demo,worker)") == ["finished"]
+    assert names(label_selector="app notin (demo,worker,web,db,backup)") == ["finished"]
     assert names(label_selector="app") == names()
     assert names(label_selector="!app") == []
     assert names(label_selector="app=worker,app!=worker") == []
@@ -156,7 +162,9 @@ def test_unauthorized_without_or_with_wrong_token(sandbox: Sandbox) -> None:
 
 
 def test_unknown_path_and_method(sandbox: Sandbox) -> None:
-    code, body = raw_get(sandbox, "/apis/apps/v1/deployments")
+    code, body = raw_get(sandbox, "/apis/apps/v1/cronthings")
+    assert code == 404 and json.loads(body)["reason"] == "NotFound"
+    code, body = raw_get(sandbox, "/apis/policy/v1")
     assert code == 404 and json.loads(body)["reason"] == "NotFound"
     code, body = raw_get(sandbox, "/api/v1/namespaces/default/pods/demo", method="DELETE")
     assert code == 405 and json.loads(body)["kind"] == "Status"

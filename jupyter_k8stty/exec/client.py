@@ -78,6 +78,9 @@ def load_cluster_config(*, context: str | None = None, kubeconfig: str | None = 
     files = _kubeconfig_files(kubeconfig)
     existing = [p for p in files if os.path.exists(p)]
     key = (context, tuple(files), _stamp(existing))
+    if not existing:  # in-cluster: the environment decides
+        key += (os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT"),
+                _service_account_dir(), os.environ.get("POD_NAMESPACE"))
     with _cache_lock:
         cached = _cache.get(key)
     if cached is not None:
@@ -105,6 +108,11 @@ def _load_kubeconfig(files: list[str], context: str | None) -> ClusterConfig:
     except Exception as exc:  # the loader raises bare Exception/ConfigException/YAML errors
         raise ConfigError(f"cannot read kubeconfig {joined}: {_first_line(exc)}") from None
     chosen = active
+    if context is None and len(files) > 1:
+        # kubectl: the first file that sets current-context wins (the Python loader
+        # lets the last one win).
+        first = _first_current_context(files)
+        chosen = next((c for c in contexts or () if c.get("name") == first), active)
     if context is not None:
         chosen = next((c for c in contexts or () if c.get("name") == context), None)
         if chosen is None:
@@ -128,6 +136,20 @@ def _load_kubeconfig(files: list[str], context: str | None) -> ClusterConfig:
     return ClusterConfig(configuration, namespace, chosen["name"])
 
 
+def _first_current_context(files: list[str]) -> str | None:
+    import yaml
+
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("current-context"):
+            return str(data["current-context"])
+    return None
+
+
 def _load_in_cluster() -> ClusterConfig:
     folder = _service_account_dir()
     configuration = k8s_client.Configuration()
@@ -139,11 +161,14 @@ def _load_in_cluster() -> ClusterConfig:
         loader.load_and_set(configuration)
     except Exception as exc:
         raise ConfigError(f"cannot load the in-cluster service account: {_first_line(exc)}") from None
-    try:
-        with open(os.path.join(folder, "namespace"), encoding="utf-8") as f:
-            namespace = f.read().strip() or "default"
-    except OSError:
-        namespace = "default"
+    # client-go's order: POD_NAMESPACE, then the service account's namespace file.
+    namespace = os.environ.get("POD_NAMESPACE", "").strip()
+    if not namespace:
+        try:
+            with open(os.path.join(folder, "namespace"), encoding="utf-8") as f:
+                namespace = f.read().strip() or "default"
+        except OSError:
+            namespace = "default"
     return ClusterConfig(configuration, namespace, "in-cluster")
 
 

@@ -167,9 +167,9 @@ def _refusal(exc: websocket.WebSocketBadStatusException, host: str, where: str) 
     if status == 401:
         text = f"the API server {host} rejected the credentials (401 Unauthorized)"
     elif status == 403:
-        text = f"forbidden: {message}" if message else (
-            f"forbidden: no permission to create pods/exec for {where}"
-        )
+        text = f"forbidden: you cannot create pods/exec for {where}"
+        if message:
+            text += f": {message}"
     else:
         text = message or f"the API server refused exec into {where} (HTTP {status})"
     return ApiError(text, status=status, reason=reason)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..errors import ExecError, ExecTimeout, StreamError
 from .protocol import STDOUT_CHANNEL
 from .session import ExecSession
+from .targets import DEFAULT_POD_RUNNING_TIMEOUT
 
 
 @dataclass
@@ -44,7 +45,7 @@ class ExecResult:
 
 
 def run(
-    pod: str,
+    pod: str | None,
     command: list[str],
     *,
     namespace: str | None = None,
@@ -53,6 +54,8 @@ def run(
     timeout: float | None = None,
     context: str | None = None,
     kubeconfig: str | None = None,
+    selector: str | None = None,
+    pod_running_timeout: float = DEFAULT_POD_RUNNING_TIMEOUT,
 ) -> ExecResult:
     r"""Run ``command`` in ``pod`` without a TTY and return its output and exit code.
 
@@ -60,14 +63,19 @@ def run(
     :meth:`ExecResult.check_returncode` for that.
 
     Args:
-        pod: the pod's name.
+        pod: a pod name or a target kubectl accepts: ``pod/NAME``, ``deploy/NAME``,
+            ``sts/NAME``, ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME`` (one pod is
+            picked the way ``kubectl exec`` does); ``None`` with ``selector``.
         command: argv list (never a shell string: nothing is spliced into a shell).
         namespace: defaults to the context's namespace.
-        container: defaults to the pod's first container.
+        container: defaults to the ``kubectl.kubernetes.io/default-container``
+            annotation, else the pod's first container.
         stdin: bytes fed to the command, then stdin is closed (needs protocol v5).
         timeout: seconds before the command is abandoned; ``None`` waits forever.
         context: kubeconfig context.
         kubeconfig: kubeconfig path(s).
+        selector: a label selector instead of ``pod`` (the most active matching pod).
+        pod_running_timeout: seconds to wait for a Pending pod to run.
 
     Returns:
         The :class:`ExecResult`.
@@ -94,6 +102,8 @@ def run(
         stdin=stdin is not None,
         context=context,
         kubeconfig=kubeconfig,
+        selector=selector,
+        pod_running_timeout=pod_running_timeout,
     )
 
     def collect(channel: int, data: bytes) -> None:

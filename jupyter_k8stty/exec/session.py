@@ -28,6 +28,7 @@ from ..errors import K8sTTYError, StreamError
 from . import protocol
 from .client import load_cluster_config
 from .connect import DEFAULT_CONNECT_TIMEOUT, open_exec_websocket
+from .targets import DEFAULT_POD_RUNNING_TIMEOUT, parse_target, resolve_pods
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -50,14 +51,21 @@ OutputCallback = Callable[[int, bytes], None]
 ExitCallback = Callable[["ExecSession"], None]
 
 
+class _Cancelled(Exception):
+    """The session was closed while waiting for its pod."""
+
+
 class ExecSession:
     """An exec stream into one container of a pod.
 
     Args:
-        pod: the pod's name.
+        pod: the target: a pod name, ``pod/NAME``, or a workload (``deploy/web``,
+            ``sts/db``, ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME``) resolved to
+            one pod the way ``kubectl exec`` does; ``None`` with ``selector``.
         command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`).
         namespace: defaults to the context's namespace, else ``default``.
-        container: defaults to the server's choice (the pod's first container).
+        container: defaults to the ``kubectl.kubernetes.io/default-container``
+            annotation, else the pod's first container (see :attr:`note`).
         tty: allocate a TTY (stderr then arrives merged into stdout).
         stdin: attach stdin.
         context: kubeconfig context; defaults to the current one.
@@ -70,6 +78,10 @@ class ExecSession:
         connect_timeout: seconds for TCP, TLS and the upgrade.
         keepalive: seconds of silence before a ping; ``0`` disables keepalive.
         keepalive_timeout: seconds without any answer after a ping before giving up.
+        selector: a label selector instead of ``pod``; the most active matching pod is used.
+        pod_running_timeout: seconds to wait for a Pending pod (status ``waiting``).
+        resolve: ``False`` skips the preflight GET: ``pod`` must be a pod name, the server
+            picks the container, errors come from the exec request itself.
 
     Example:
         >>> s = ExecSession("web-0", ["sh", "-c", "echo hi; exit 3"], tty=False)
@@ -95,10 +107,25 @@ class ExecSession:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         keepalive: float = DEFAULT_KEEPALIVE,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
+        selector: str | None = None,
+        pod_running_timeout: float = DEFAULT_POD_RUNNING_TIMEOUT,
+        resolve: bool = True,
     ):
         if isinstance(command, str):
             raise TypeError("command must be a list of arguments, not a string")
-        self.pod = pod
+        parsed = parse_target(pod, selector)  # ValueError before any request
+        #: The target as given (``deploy/web``, a pod name, or the selector).
+        self.target = pod if pod else f"-l {selector}"
+        self.selector = selector
+        self.pod = parsed.name if parsed.kind.plural == "pods" and parsed.name else (pod or "")
+        self.pod_running_timeout = pod_running_timeout
+        self.resolve = resolve or parsed.name is None or parsed.kind.plural != "pods"
+        #: How the container was chosen when the pod has several, e.g.
+        #: ``Defaulted container "main" out of: main, sidecar``; else ``None``.
+        self.note: str | None = None
+        #: While waiting for a pod to run: ``Pending`` or why its container is not running.
+        self.phase_note: str | None = None
+        self._wait_callbacks: list[ExitCallback] = []
         self.command: list[str] = list(command) if command else list(DEFAULT_SHELL)
         self.namespace = namespace
         self.container = container
@@ -131,6 +158,8 @@ class ExecSession:
         self._unacked = 0
         self._paused = False
         self._last_frame = time.monotonic()
+        self._pings = 0
+        self._pongs = 0
         self._reader: threading.Thread | None = None
         self._keepalive_thread: threading.Thread | None = None
 
@@ -138,7 +167,11 @@ class ExecSession:
 
     @property
     def status(self) -> str:
-        """``new``, ``connecting``, ``connected``, ``exited``, ``error`` or ``closed``."""
+        """The session state.
+
+        ``new``, ``connecting``, ``waiting`` (for a Pending pod, see :attr:`phase_note`),
+        ``connected``, ``exited``, ``error`` or ``closed``.
+        """
         return self._status
 
     @property
@@ -156,6 +189,11 @@ class ExecSession:
         """Whether the reader is waiting for acknowledgements before reading on."""
         return self._paused
 
+    @property
+    def keepalive_stats(self) -> tuple[int, int]:
+        """``(pings sent, pongs received)`` by the keepalive so far."""
+        return self._pings, self._pongs
+
     def __repr__(self) -> str:
         return f"<ExecSession {self.name} {self.command!r} {self._status}>"
 
@@ -169,6 +207,26 @@ class ExecSession:
         an error rather than losing output silently.
         """
         self._output_callbacks.append(callback)
+
+    def on_wait(self, callback: ExitCallback) -> None:
+        """Call ``callback(session)`` each time the pod is polled while it is not running.
+
+        :attr:`status` is then ``waiting`` and :attr:`phase_note` says why (``Pending``).
+        """
+        self._wait_callbacks.append(callback)
+
+    def _waiting(self, namespace: str, pod: str, reason: str) -> None:
+        if self._closing:
+            raise _Cancelled
+        with self._lock:
+            if self._status in ("connecting", "waiting"):
+                self._status = "waiting"
+        self.pod, self.phase_note = pod, reason
+        for callback in list(self._wait_callbacks):
+            try:
+                callback(self)
+            except Exception:
+                log.exception("wait callback failed for %s", self.name)
 
     def on_exit(self, callback: ExitCallback) -> None:
         """Call ``callback(session)`` once when the stream ends for any reason.
@@ -200,6 +258,22 @@ class ExecSession:
         try:
             cluster = load_cluster_config(context=self.context, kubeconfig=self.kubeconfig)
             self.namespace = self.namespace or cluster.namespace
+            if self.resolve:
+                ref = resolve_pods(
+                    None if self.selector else self.target,
+                    selector=self.selector,
+                    namespace=self.namespace,
+                    container=self.container,
+                    cluster=cluster,
+                    pod_running_timeout=self.pod_running_timeout,
+                    on_wait=self._waiting,
+                    connect_timeout=self.connect_timeout,
+                )[0]
+                self.pod, self.container, self.note = ref.name, ref.container, ref.note
+                self.phase_note = None
+                with self._lock:
+                    if self._status == "waiting":
+                        self._status = "connecting"
             ws = open_exec_websocket(
                 cluster.configuration,
                 self.namespace,
@@ -210,7 +284,10 @@ class ExecSession:
                 stdin=self.stdin,
                 connect_timeout=self.connect_timeout,
             )
-        except K8sTTYError as exc:
+        except _Cancelled:
+            self._finish("closed")
+            return self
+        except (K8sTTYError, ValueError) as exc:
             self._finish("error", error=str(exc))
             raise
         with self._lock:
@@ -381,6 +458,8 @@ class ExecSession:
                             result = ("error", None, status.error)
                     elif channel != protocol.CLOSE_CHANNEL:
                         log.debug("ignoring a frame on unknown channel %d from %s", channel, self.name)
+                elif opcode == websocket.ABNF.OPCODE_PONG:
+                    self._pongs += 1
                 elif opcode == websocket.ABNF.OPCODE_CLOSE:
                     if not self._closing:
                         result = ("error", None, self._lost("closed the stream"))
@@ -415,6 +494,7 @@ class ExecSession:
     def _keepalive_loop(self) -> None:
         interval = self.keepalive
         pinged_at: float | None = None
+        pinger: threading.Thread | None = None
         while not self._done.wait(min(interval, self.keepalive_timeout) / 2):
             if self._paused:
                 pinged_at = None
@@ -431,14 +511,26 @@ class ExecSession:
                 continue
             if now - self._last_frame >= interval:
                 ws = self._ws
-                try:
-                    if ws is not None:
-                        ws.ping()
-                        pinged_at = time.monotonic()
-                except (OSError, websocket.WebSocketException):
-                    return  # the reader sees the broken socket and reports it
+                if ws is None:
+                    continue
+                # The deadline runs from the attempt: against a peer that reads nothing
+                # the ping itself can block (behind a stuck stdin write, or in a full
+                # send buffer), so it is sent from a short-lived thread and this one
+                # keeps the time. Closing the socket releases a stuck ping.
+                pinged_at = time.monotonic()
+                if pinger is None or not pinger.is_alive():
+                    pinger = threading.Thread(target=self._ping, args=(ws,),
+                                              name=f"k8stty-ping-{self.name}", daemon=True)
+                    pinger.start()
             else:
                 pinged_at = None
+
+    def _ping(self, ws: websocket.WebSocket) -> None:
+        try:
+            ws.ping()
+            self._pings += 1
+        except (OSError, websocket.WebSocketException):
+            pass  # the reader sees the broken socket and reports it
 
     def _fail(self, error: str) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .terminal import open_terminal
+from .terminal import open_terminal, register_completer
 
 
 @magics_class
@@ -38,3 +38,4 @@ class K8sExecMagics(Magics):
 def register(ipython: Any) -> None:
     """Register the magics with an IPython shell."""
     ipython.register_magics(K8sExecMagics)
+    register_completer(ipython)

@@ -1,4 +1,4 @@
-"""API discovery documents: ``/version``, ``/api``, ``/apis`` and ``/api/v1``.
+"""API discovery documents: ``/version``, ``/api``, ``/apis``, ``/api/v1`` and the groups.
 
 Only the legacy (non-aggregated) forms are served. kubectl asks for aggregated
 discovery in its ``Accept`` header and falls back to these when the answer is
@@ -46,9 +46,44 @@ def api_versions(server_address: str) -> dict[str, Any]:
     }
 
 
+_GROUP_NAMES = ("apps", "batch")
+
+
+def api_group(group: str) -> dict[str, Any]:
+    """Return the ``/apis/GROUP`` ``APIGroup`` document (``apps`` or ``batch``)."""
+    version = {"groupVersion": f"{group}/v1", "version": "v1"}
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [version],
+            "preferredVersion": version}
+
+
 def api_group_list() -> dict[str, Any]:
-    """Return the ``/apis`` ``APIGroupList``: the sandbox has no API groups."""
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": []}
+    """Return the ``/apis`` ``APIGroupList``: ``apps/v1`` and ``batch/v1``."""
+    groups = []
+    for name in _GROUP_NAMES:
+        group = api_group(name)
+        del group["kind"], group["apiVersion"]
+        groups.append(group)
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def group_resources(group: str) -> dict[str, Any]:
+    """Return the ``/apis/GROUP/v1`` ``APIResourceList`` (workloads: get and list)."""
+    verbs = ["get", "list"]
+    if group == "apps":
+        resources = [
+            _resource("daemonsets", "DaemonSet", verbs, singular="daemonset", short=["ds"],
+                      categories=["all"]),
+            _resource("deployments", "Deployment", verbs, singular="deployment",
+                      short=["deploy"], categories=["all"]),
+            _resource("replicasets", "ReplicaSet", verbs, singular="replicaset", short=["rs"],
+                      categories=["all"]),
+            _resource("statefulsets", "StatefulSet", verbs, singular="statefulset",
+                      short=["sts"], categories=["all"]),
+        ]
+    else:
+        resources = [_resource("jobs", "Job", verbs, singular="job", categories=["all"])]
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/v1",
+            "resources": resources}
 
 
 def _resource(name: str, kind: str, verbs: list[str], *, singular: str = "",
@@ -76,6 +111,8 @@ def core_v1_resources() -> dict[str, Any]:
             _resource("pods/exec", "PodExecOptions", ["create", "get"]),
             _resource("pods/log", "Pod", ["get"]),
             _resource("pods/status", "Pod", ["get"]),
+            _resource("services", "Service", ["get", "list"], singular="service",
+                      short=["svc"], categories=["all"]),
         ],
     }
 

@@ -24,6 +24,7 @@ import threading
 import time
 
 from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.sandbox.faults import Fault
 from jupyter_k8stty.sandbox.process import ExecRequest, log, missing_executable_error, spawn
 from jupyter_k8stty.sandbox.websocket import (
     OP_BINARY,
@@ -55,8 +56,12 @@ CLOSE_GRACE = 1.0
 class ExecStream:
     """One running exec: the process, its fds, and the two bridging threads."""
 
-    def __init__(self, ws: WebSocket, request: ExecRequest, protocol_name: str):
+    def __init__(self, ws: WebSocket, request: ExecRequest, protocol_name: str,
+                 fault: Fault | None = None):
         self.ws = ws
+        #: The injected misbehaviour for this stream (see :mod:`.faults`), if any.
+        self.fault = fault
+        self._rate = fault.rate if fault is not None else 0.0
         self.request = request
         self.v5 = protocol_name == protocol.V5_PROTOCOL
         self.proc: subprocess.Popen[bytes] | None = None
@@ -99,6 +104,9 @@ class ExecStream:
         self._pump_thread = threading.Thread(target=self._pump_loop, name="k8stty-exec-pump",
                                       daemon=True)
         self._pump_thread.start()
+        if self.fault is not None and self.fault.kind != "slow":
+            threading.Thread(target=self._apply_fault, args=(self.fault,),
+                             name="k8stty-exec-fault", daemon=True).start()
         try:
             self._read_loop()
         finally:
@@ -121,6 +129,45 @@ class ExecStream:
         """Hang up the connection without a status, as a network failure would."""
         self.ws.abort()
         self._wake()
+
+    # ---- fault injection -------------------------------------------------
+
+    def _apply_fault(self, fault: Fault) -> None:
+        if fault.after > 0 and self._reader_done.wait(fault.after):
+            return
+        try:
+            if fault.kind == "drop":
+                fault.triggered.set()
+                self.drop()
+            elif fault.kind == "close":
+                self.ws.send(OP_CLOSE, (1000).to_bytes(2, "big"))
+                fault.triggered.set()
+                self._end_after_close()
+            elif fault.kind == "stall":
+                gate = self.ws.stall()
+                fault.triggered.set()
+                deadline = time.monotonic() + fault.seconds
+                while not gate.wait(POLL_INTERVAL) and time.monotonic() < deadline:
+                    pass
+                self.drop()
+            elif fault.kind == "frames":
+                self.ws.send_many(fault.frames)
+                fault.triggered.set()
+                if fault.then == "close":
+                    self.ws.send(OP_CLOSE, (1000).to_bytes(2, "big"))
+                    self._end_after_close()
+                elif fault.then == "drop":
+                    self.drop()
+            else:  # throttle: applied by _flush
+                fault.triggered.set()
+        except OSError:
+            fault.triggered.set()
+            self.drop()
+
+    def _end_after_close(self) -> None:
+        """After our close frame: give the client time to answer, then hang up."""
+        self._reader_done.wait(CLOSE_GRACE)
+        self.drop()
 
     # ---- reader side ---------------------------------------------------
 
@@ -269,6 +316,12 @@ class ExecStream:
 
     def _flush(self, pending: list[tuple[int, bytearray]]) -> bool:
         try:
+            if self._rate > 0:  # fault injection: a slow server
+                for frame in _output_frames(pending):
+                    self.ws.send_many([frame])
+                    if self._reader_done.wait(len(frame[1]) / self._rate):
+                        break
+                return True
             self.ws.send_many(_output_frames(pending))
             return True
         except OSError:
@@ -276,6 +329,10 @@ class ExecStream:
             return False
 
     def _send_final(self, pending: list[tuple[int, bytearray]], status: bytes) -> bool:
+        if self._rate > 0 and pending:  # fault injection: the output is throttled too
+            if not self._flush(pending):
+                return False
+            pending = []
         frames = list(_output_frames(pending))
         frames.append((OP_BINARY, bytes((protocol.STATUS_CHANNEL,)) + status))
         frames.append((OP_CLOSE, (1000).to_bytes(2, "big")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ from jupyter_k8stty.sandbox.selectors import (
     parse_label_selector,
 )
 from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subprotocol
+from jupyter_k8stty.sandbox.workloads import PLURALS
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
@@ -39,7 +41,18 @@ _ROUTES = [
     (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}(?:/status)?$"), "pod"),
     (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}/log$"), "log"),
     (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}/exec$"), "exec"),
+    (re.compile(r"^/api/v1/(services)$"), "workloads"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}/(services)$"), "workloads"),
+    (re.compile(rf"^/api/v1/namespaces/{_NAME}/(services)/{_NAME}$"), "workload"),
+    (re.compile(r"^/apis/(apps|batch)/?$"), "api_group"),
+    (re.compile(r"^/apis/(apps|batch)/v1/?$"), "group_resources"),
+    (re.compile(r"^/apis/(?:apps|batch)/v1/([a-z]+)$"), "workloads"),
+    (re.compile(rf"^/apis/(?:apps|batch)/v1/namespaces/{_NAME}/([a-z]+)$"), "workloads"),
+    (re.compile(rf"^/apis/(?:apps|batch)/v1/namespaces/{_NAME}/([a-z]+)/{_NAME}$"), "workload"),
 ]
+
+#: Discovery needs no permission, like the system:discovery role.
+_PUBLIC_ROUTES = {"version", "api", "apis", "core_v1", "api_group", "group_resources"}
 
 
 class HTTPError(Exception):
@@ -106,10 +119,53 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
 
-    def _authorized(self) -> bool:
-        header = self.headers.get("Authorization", "")
-        expected = f"Bearer {self.sandbox.token}"
-        return hmac.compare_digest(header.encode(), expected.encode())
+    def _user(self) -> str | None:
+        """Return the user the bearer token belongs to, or ``None`` when it is not valid."""
+        scheme, _, credential = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":  # the scheme is case-insensitive (the in-cluster
+            return None                 # loader of the Python client sends "bearer")
+        found = None
+        for token, user in self.sandbox.users():
+            if hmac.compare_digest(credential.strip().encode(), token.encode()):
+                found = user
+        return found
+
+    def _check_access(self, user: str, route: str, groups: tuple[str, ...],
+                      query: dict[str, list[str]]) -> None:
+        """Raise a 403 like RBAC's when ``user`` may not do what the request asks."""
+        if route in _PUBLIC_ROUTES:
+            return
+        namespace = groups[0] if len(groups) >= 2 or route in ("pod", "log", "exec") else None
+        name = None
+        if route in ("pods", "namespaces"):
+            resource, verb = route, "list"
+            namespace = groups[0] if groups else None
+        elif route == "namespace":
+            resource, verb, name, namespace = "namespaces", "get", groups[0], None
+        elif route in ("pod", "log", "exec"):
+            resource = {"pod": "pods", "log": "pods/log", "exec": "pods/exec"}[route]
+            verb = "create" if route == "exec" else "get"
+            name = groups[1]
+        elif route == "workloads":
+            plural = groups[-1]
+            resource, verb = plural, "list"
+            namespace = groups[0] if len(groups) == 2 else None
+        else:  # workload
+            namespace, plural, name = groups
+            resource, verb = plural, "get"
+        group = _GROUPS.get(resource.split("/")[0], "")
+        qualified = f"{resource}.{group}" if group else resource
+        if self.sandbox.allowed(user, verb, qualified, namespace):
+            return
+        base = resource.split("/")[0]
+        subject = f'{base}{"." + group if group else ""} "{name}"' if name else (
+            f'{base}{"." + group if group else ""}')
+        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+        raise HTTPError(403, apistatus.status_body(
+            403, f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+            f'in API group "{group}"{where}', "Forbidden",
+            {"name": name, "group": group, "kind": base} if name else {"group": group,
+                                                                        "kind": base}))
 
     def _wants_table(self) -> bool:
         accept = self.headers.get("Accept", "")
@@ -136,7 +192,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
     do_PUT = do_PATCH = do_DELETE = _method_not_allowed  # noqa: N815
 
     def _dispatch(self, method: str) -> None:
-        if not self._authorized():
+        user = self._user()
+        if user is None:
             self._discard_body()
             self._send(401, apistatus.unauthorized())
             return
@@ -151,6 +208,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                                                   {}))
             return
         try:
+            self._check_access(user, name, match.groups(), query)
             if name == "exec":
                 self._exec(method, *match.groups(), query)
                 return
@@ -179,6 +237,39 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _get_core_v1(self, query: dict[str, list[str]]) -> None:
         self._json(discovery.core_v1_resources())
+
+    def _get_api_group(self, group: str, query: dict[str, list[str]]) -> None:
+        self._json(discovery.api_group(group))
+
+    def _get_group_resources(self, group: str, query: dict[str, list[str]]) -> None:
+        self._json(discovery.group_resources(group))
+
+    def _get_workloads(self, *args: Any) -> None:
+        namespace = args[0] if len(args) == 3 else None
+        plural, query = args[-2], args[-1]
+        if plural not in PLURALS:
+            raise HTTPError(404, apistatus.status_body(
+                404, "the server could not find the requested resource", "NotFound", {}))
+        try:
+            labels = parse_label_selector(query.get("labelSelector", [""])[0])
+        except SelectorError as exc:
+            raise _bad_request(str(exc)) from None
+        store = self.sandbox.workloads
+        items = [w for w in store.list(plural, namespace) if labels(w.labels)]
+        self._json(store.list_json(plural, items))
+
+    def _get_workload(self, namespace: str, plural: str, name: str,
+                      query: dict[str, list[str]]) -> None:
+        if plural not in PLURALS:
+            raise HTTPError(404, apistatus.status_body(
+                404, "the server could not find the requested resource", "NotFound", {}))
+        store = self.sandbox.workloads
+        workload = store.get(plural, namespace, name)
+        if workload is None:
+            group = _GROUPS.get(plural, "")
+            raise HTTPError(404, apistatus.not_found(f"{plural}.{group}" if group else plural,
+                                                     name))
+        self._json(store.to_json(workload))
 
     def _include_object(self, query: dict[str, list[str]]) -> str:
         return query.get("includeObject", ["Metadata"])[0] or "Metadata"
@@ -296,13 +387,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
         request = ExecRequest(namespace=namespace, pod=name, container=container,
                               command=command, workdir=pod.workdirs[container], **streams)
         self.close_connection = True
+        fault = self.sandbox.faults.take()
+        if fault is not None and fault.delay > 0:  # fault injection: a slow answer
+            deadline = time.monotonic() + fault.delay
+            while time.monotonic() < deadline and not self.sandbox.stopping:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            fault.triggered.set()
         self.send_response(101, "Switching Protocols")
         self.send_header("Upgrade", "websocket")
         self.send_header("Connection", "Upgrade")
         self.send_header("Sec-WebSocket-Accept", accept_key(key))
         self.send_header("Sec-WebSocket-Protocol", chosen)
         self.end_headers()
-        stream = ExecStream(WebSocket(self.connection, self.rfile), request, chosen)
+        stream = ExecStream(WebSocket(self.connection, self.rfile), request, chosen, fault)
         if not self.sandbox.register_stream(stream):
             stream.kill()
             return
@@ -310,6 +407,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             stream.run()
         finally:
             self.sandbox.unregister_stream(stream)
+
+
+_GROUPS = {"deployments": "apps", "replicasets": "apps", "statefulsets": "apps",
+           "daemonsets": "apps", "jobs": "batch"}
 
 
 def _pod_fields(pod: Pod) -> dict[str, str]:

@@ -33,6 +33,10 @@ class PodSpec:
         labels: metadata labels (selectable with ``labelSelector``).
         annotations: metadata annotations.
         phase: ``Pending``, ``Running``, ``Succeeded``, ``Failed`` or ``Unknown``.
+        owner: ``Kind/name`` of the controller owning the pod (e.g. ``ReplicaSet/web-5d8``),
+            rendered as an ``ownerReference``.
+        age: seconds since the pod was created (and became ready, when Running).
+        restarts: the containers' restart count.
     """
 
     name: str
@@ -41,6 +45,9 @@ class PodSpec:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     phase: str = "Running"
+    owner: str | None = None
+    age: float = 0.0
+    restarts: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.containers, str):
@@ -55,7 +62,7 @@ class PodSpec:
     def from_dict(cls, data: dict[str, Any]) -> PodSpec:
         """Build a spec from a JSON object with the dataclass's field names."""
         unknown = set(data) - {"name", "namespace", "containers", "labels", "annotations",
-                               "phase"}
+                               "phase", "owner", "age", "restarts"}
         if unknown:
             raise ValueError(f"unknown pod field(s) {sorted(unknown)} in {data!r}")
         return cls(**data)
@@ -162,7 +169,8 @@ class Pod:
         self.spec = spec
         self.uid = str(uuid.uuid4())
         self.ip = ip
-        self.created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        self.created = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                        - datetime.timedelta(seconds=int(spec.age)))
         self.resource_version = resource_version
         self.workdirs: dict[str, Path] = {}
         for container in spec.containers:
@@ -193,7 +201,7 @@ class Pod:
             "state": state,
             "lastState": {},
             "ready": phase == "Running",
-            "restartCount": 0,
+            "restartCount": self.spec.restarts,
             "image": IMAGE,
             "imageID": IMAGE_ID,
             "started": phase == "Running",
@@ -223,6 +231,15 @@ class Pod:
             metadata["labels"] = dict(spec.labels)
         if spec.annotations:
             metadata["annotations"] = dict(spec.annotations)
+        if spec.owner:
+            kind, _, owner_name = spec.owner.partition("/")
+            group = "batch/v1" if kind == "Job" else "apps/v1"
+            metadata["ownerReferences"] = [{
+                "apiVersion": group, "kind": kind, "name": owner_name,
+                "uid": str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                      f"k8stty-sandbox:{spec.namespace}/{kind}/{owner_name}")),
+                "controller": True, "blockOwnerDeletion": True,
+            }]
         status: dict[str, Any] = {
             "phase": self.phase,
             "conditions": [{"type": t, "status": s, "lastProbeTime": None,
@@ -269,7 +286,7 @@ class Pod:
         age = human_duration(
             (datetime.datetime.now(datetime.timezone.utc) - self.created).total_seconds())
         row: dict[str, Any] = {"cells": [
-            self.spec.name, f"{ready}/{len(self.spec.containers)}", status, "0", age,
+            self.spec.name, f"{ready}/{len(self.spec.containers)}", status, str(self.spec.restarts), age,
             self.ip if phase != "Pending" else "<none>", NODE_NAME, "<none>", "<none>",
         ]}
         if include_object == "Object":

@@ -18,10 +18,20 @@ from types import TracebackType
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox import kubeconfig, tls
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
+from jupyter_k8stty.sandbox.faults import Fault, FaultPlan
 from jupyter_k8stty.sandbox.handler import SandboxHandler
 from jupyter_k8stty.sandbox.pods import PodSpec, PodStore, default_pods
 from jupyter_k8stty.sandbox.process import log
 from jupyter_k8stty.sandbox.websocket import shutdown_socket
+from jupyter_k8stty.sandbox.workloads import (
+    Workload,
+    WorkloadStore,
+    default_workloads,
+    flatten,
+)
+
+#: The user the sandbox's own token belongs to (allowed everything).
+ADMIN_USER = "k8stty-admin"
 
 #: A client that has not finished the TLS handshake by then is dropped, so a
 #: stray TCP connection cannot pin a thread forever.
@@ -40,6 +50,9 @@ class _TLSServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() tracks and joins its threads with a deadline
     allow_reuse_address = True
+    # socketserver's default listen backlog of 5 drops SYNs when many clients connect
+    # at once (fan-out), and each dropped SYN costs a 1 s retransmit.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext, sandbox: Sandbox):
         try:
@@ -74,6 +87,12 @@ class _TLSServer(ThreadingHTTPServer):
             self.connections.add(request)
         conn = request
         try:
+            # Headers and body leave in separate writes; without this, Nagle plus the
+            # client's delayed ACK add 40 ms to every small response.
+            try:
+                request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
             request.settimeout(HANDSHAKE_TIMEOUT)
             try:
                 conn = self.ssl_context.wrap_socket(request, server_side=True)
@@ -117,6 +136,10 @@ class Sandbox:
             a temporary directory that :meth:`stop` removes.
         protocols: exec subprotocols served, most preferred first; pass
             ``("v4.channel.k8s.io",)`` to act like a server older than Kubernetes 1.30.
+        workloads: deployments, stateful sets, jobs, services... (see
+            :mod:`jupyter_k8stty.sandbox.workloads`) with the pods they own; ``None``
+            gives :func:`~jupyter_k8stty.sandbox.workloads.default_workloads` when
+            ``pods`` is ``None`` too, else none.
     """
 
     context_name = kubeconfig.DEFAULT_CONTEXT
@@ -124,8 +147,14 @@ class Sandbox:
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  pods: list[PodSpec] | None = None,
                  kubeconfig_path: str | os.PathLike[str] | None = None,
-                 protocols: tuple[str, ...] = (protocol.V5_PROTOCOL, protocol.V4_PROTOCOL)):
+                 protocols: tuple[str, ...] = (protocol.V5_PROTOCOL, protocol.V4_PROTOCOL),
+                 workloads: list[Workload | list[Workload]] | None = None):
         self.host = host
+        if workloads is None:
+            workloads = default_workloads() if pods is None else []
+        self._initial_workloads = flatten(workloads)
+        self.workloads: WorkloadStore | None = None  # type: ignore[assignment]
+        self._users: dict[str, tuple[str, frozenset[str]]] = {}
         self.protocols = tuple(protocols)
         self._requested_port = port
         self._initial_pods = list(default_pods() if pods is None else pods)
@@ -140,6 +169,9 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._streams: set[ExecStream] = set()
         self._lock = threading.Lock()
+        self._certs: tls.Certificates | None = None
+        #: Faults the next exec streams take (see :meth:`inject`).
+        self.faults = FaultPlan()
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -156,8 +188,10 @@ class Sandbox:
             certs = tls.make_certificates(self.host)
             server = _TLSServer((self.host, self._requested_port),
                                 tls.server_context(certs), self)
+            self._certs = certs
             self.ca_pem = certs.ca_pem
             self.pods = PodStore(self._initial_pods)
+            self.workloads = WorkloadStore(self._initial_workloads, self.pods)
             self._server = server
             if self._kubeconfig_arg is None:
                 self._tmpdir = tempfile.mkdtemp(prefix="k8stty-sandbox-")
@@ -247,6 +281,107 @@ class Sandbox:
             ValueError: ``phase`` is not a pod phase.
         """
         self._store().set_phase(namespace, name, phase)
+
+    def add_workload(self, workload: Workload | list[Workload]) -> None:
+        """Add workload(s) and the pods they own."""
+        if self.workloads is None:
+            raise RuntimeError("the Sandbox is not started")
+        for item in flatten([workload]):
+            self.workloads.add(item)
+
+    # ---- users and permissions --------------------------------------------
+
+    def add_user(self, name: str, allow: list[str] | tuple[str, ...] = ()) -> str:
+        """Create a user with a restricted role and return its bearer token.
+
+        ``allow`` holds rules ``"VERB RESOURCE"`` or ``"VERB RESOURCE in NAMESPACE"``,
+        e.g. ``"get pods"``, ``"list pods"``, ``"create pods/exec in team-a"``,
+        ``"get deployments.apps"``, ``"* *"``. Anything else gets a 403 shaped like
+        RBAC's (``User "NAME" cannot create resource "pods/exec" ...``).
+        """
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._users[token] = (name, frozenset(" ".join(r.split()) for r in allow))
+        return token
+
+    def users(self) -> list[tuple[str, str]]:
+        """``(token, user)`` pairs the server accepts."""
+        with self._lock:
+            extra = [(token, user) for token, (user, _) in self._users.items()]
+        return [(self.token, ADMIN_USER), *extra]
+
+    def allowed(self, user: str, verb: str, resource: str, namespace: str | None) -> bool:
+        """Whether ``user`` may ``verb`` ``resource`` (``pods/exec``, ``deployments.apps``)."""
+        if user == ADMIN_USER:
+            return True
+        with self._lock:
+            rules = next((r for u, r in self._users.values() if u == user), frozenset())
+        for rule in rules:
+            parts = rule.split(" in ")
+            verb_res, rule_ns = parts[0], parts[1] if len(parts) > 1 else None
+            rule_verb, _, rule_res = verb_res.partition(" ")
+            if rule_verb not in ("*", verb) or rule_res not in ("*", resource):
+                continue
+            if rule_ns is None or rule_ns == namespace:
+                return True
+        return False
+
+    def write_kubeconfig(self, path: str | os.PathLike[str], *, token: str | None = None,
+                         namespace: str | None = "default", context: str | None = None,
+                         server: str | None = None) -> str:
+        """Write a kubeconfig for this sandbox (another user, namespace or context name).
+
+        ``namespace=None`` leaves the context without a namespace.
+        """
+        text = kubeconfig.render_kubeconfig(server or self.url, self.ca_pem,
+                                            token or self.token, context or self.context_name,
+                                            namespace or "default")
+        if namespace is None:
+            import json as _json
+
+            data = _json.loads(text)
+            data["contexts"][0]["context"].pop("namespace", None)
+            text = _json.dumps(data, indent=2) + "\n"
+        return str(kubeconfig.write_kubeconfig(path, text))
+
+    def inject(self, kind: str, *, count: int = 1, **params: object) -> Fault:
+        """Make the next ``count`` exec streams misbehave; return the :class:`Fault`.
+
+        ``kind`` is ``drop``, ``close`` (close frame, no status), ``stall`` (silence,
+        pings unanswered), ``slow`` (``delay`` s before the upgrade answer), ``throttle``
+        (``rate`` bytes/s), ``frames`` (raw ``frames``) or a malformed-frame preset:
+        ``unknown-channel``, ``invalid-utf8``, ``huge-frame``, ``bad-status``,
+        ``truncated-status``. ``after`` delays the fault by that many seconds into the
+        stream. See :mod:`jupyter_k8stty.sandbox.faults`.
+
+        Example:
+            >>> fault = sandbox.inject("stall", after=0.5, seconds=10)
+            >>> fault.wait(5)  # True once a stream stalled
+        """
+        return self.faults.add(kind, count=count, **params)  # type: ignore[arg-type]
+
+    def restart(self, downtime: float = 0.0) -> None:
+        """Stop serving and serve again on the same port, CA, token and pods.
+
+        Every connection is dropped and every exec process killed, like an API server
+        (or the node behind it) going away; for ``downtime`` seconds nothing listens.
+        """
+        with self._lock:
+            server, thread, certs = self._server, self._thread, self._certs
+            if server is None or certs is None or self.stopping:
+                raise RuntimeError("only a running Sandbox can be restarted")
+            port = self.port
+        self._stop_server(server, thread)
+        if downtime > 0:
+            time.sleep(downtime)
+        with self._lock:
+            if self.stopping:
+                return
+            new = _TLSServer((self.host, port), tls.server_context(certs), self)
+            self._server = new
+            self._thread = threading.Thread(target=new.serve_forever, args=(0.05,),
+                                            name="k8stty-sandbox", daemon=True)
+            self._thread.start()
 
     def drop_connections(self) -> None:
         """Abruptly close every exec websocket, without a status, like a network drop."""

@@ -100,6 +100,9 @@ class WebSocket:
         self._write_lock = threading.Lock()
         self.close_sent = False
         self.close_received = False
+        #: While set to an unset event (fault injection: a stall), every send waits for
+        #: it and then fails, pongs included.
+        self.gate: threading.Event | None = None
 
     def _read_exact(self, n: int) -> bytes:
         data = self.rfile.read(n)
@@ -180,6 +183,10 @@ class WebSocket:
             OSError: the socket failed.
         """
         chunks: list[bytes] = []
+        gate = self.gate
+        if gate is not None:
+            gate.wait()
+            raise OSError("the connection stalled (fault injection) and was given up")
         with self._write_lock:
             if self.close_sent:
                 return
@@ -201,6 +208,19 @@ class WebSocket:
     def abort(self) -> None:
         """Hang up at once without a close frame (both directions)."""
         shutdown_socket(self.sock)
+        self.release()
+
+    def stall(self) -> threading.Event:
+        """Stop sending (fault injection): sends block until :meth:`release`, then fail."""
+        gate = threading.Event()
+        self.gate = gate
+        return gate
+
+    def release(self) -> None:
+        """End a stall: blocked and later sends fail with ``OSError``."""
+        gate = self.gate
+        if gate is not None:
+            gate.set()
 
 
 def shutdown_socket(sock: socket.socket) -> None:

@@ -204,6 +204,15 @@ class Bridge:
             data = bytes(self._tail) + pending
         return data[-self.tail_size :]
 
+    def recent_span(self) -> tuple[bytes, int]:
+        """Return :meth:`recent` and the stream position just after its last byte."""
+        with self._send_lock:
+            with self._lock:
+                pending = bytes(self._pending)
+            data = bytes(self._tail) + pending
+            end = self._sent + len(pending)
+        return data[-self.tail_size :], end
+
     @property
     def views(self) -> int:
         """Number of views currently attached."""

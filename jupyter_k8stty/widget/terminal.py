@@ -27,7 +27,9 @@ import ipywidgets
 import traitlets
 
 from ..errors import K8sTTYError, StreamError
-from ..exec.session import DEFAULT_SHELL, ExecSession
+from ..exec.connect import DEFAULT_CONNECT_TIMEOUT
+from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
+from ..exec.targets import DEFAULT_POD_RUNNING_TIMEOUT, parse_target
 from .bridge import FLOW_WINDOW, TAIL_SIZE, Bridge
 from .input_pump import InputPump
 
@@ -99,7 +101,10 @@ class Terminal(anywidget.AnyWidget):
     terminal under the cell; keystrokes go to the pod, output comes back live.
 
     Args:
-        pod: the pod's name.
+        pod: the pod's name, or a target as kubectl takes it: ``pod/NAME``,
+            ``deploy/NAME``, ``sts/NAME``, ``ds/NAME``, ``rs/NAME``, ``job/NAME``,
+            ``svc/NAME`` (one pod is picked as ``kubectl exec`` does); ``None`` with
+            ``selector``.
         command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`:
             bash, else ash, else sh).
         namespace: defaults to the kubeconfig context's namespace, else ``default``.
@@ -109,6 +114,9 @@ class Terminal(anywidget.AnyWidget):
         rows: initial height in rows (the browser then fits the width).
         options: xterm.js options, for example ``{"fontSize": 15}``,
             ``{"screenReaderMode": True}`` or ``{"theme": {...}}``.
+        selector: a label selector instead of ``pod``.
+        pod_running_timeout: seconds to wait for a Pending pod (status ``waiting``, the
+            header says ``waiting for pod NS/NAME (Pending)``).
 
     The session starts at once on a background thread; ``status`` tells how it goes.
 
@@ -129,7 +137,9 @@ class Terminal(anywidget.AnyWidget):
         80, help="Terminal width in columns; set by the browser after each fit, sent to the pod."
     ).tag(sync=True)
     status = traitlets.Unicode(
-        "connecting", help="Session state: connecting, connected, exited, error or closed."
+        "connecting",
+        help="Session state: connecting, waiting (for a Pending pod), connected, exited, "
+        "error or closed.",
     ).tag(sync=True)
     exit_code = traitlets.Int(
         None, allow_none=True, help="The command's exit code once it exited, else None."
@@ -148,6 +158,13 @@ class Terminal(anywidget.AnyWidget):
     flow_window: int = FLOW_WINDOW
     #: Seconds a displayed terminal survives after its last view went away; ``None``: forever.
     orphan_grace: float | None = 5.0
+    #: Seconds of silence from the API server before a websocket ping; ``0`` disables it.
+    keepalive: float = DEFAULT_KEEPALIVE
+    #: Seconds without an answer after a ping before the connection is declared dead
+    #: (status ``error``, with a message saying so).
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    #: Seconds for TCP, TLS and the exec upgrade of each (re)connection.
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
 
     def __init__(
         self,
@@ -160,11 +177,18 @@ class Terminal(anywidget.AnyWidget):
         kubeconfig: str | None = None,
         rows: int = 24,
         options: dict | None = None,
+        selector: str | None = None,
+        pod_running_timeout: float = DEFAULT_POD_RUNNING_TIMEOUT,
     ):
         if isinstance(command, str):
             raise TypeError("command must be a list of arguments, not a string")
+        parse_target(pod, selector)  # a bad name or kind fails here, before any widget exists
         # Plain attributes first: trait observers may run during super().__init__.
-        self._pod = pod
+        self._pod = pod if pod else f"-l {selector}"
+        self._target = pod
+        self._selector = selector
+        self._pod_running_timeout = pod_running_timeout
+        self._note_shown = False
         self._command = list(command) if command else None
         self._namespace = namespace
         self._container = container
@@ -241,23 +265,56 @@ class Terminal(anywidget.AnyWidget):
         self._write(bytes(data), strict=True)
 
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
-        """Wait until the recent output matches ``pattern`` (a regex); return the match.
+        """Wait until the output since the previous match matches ``pattern``; return the match.
+
+        Like pexpect: each successful call consumes the output up to the end of its
+        match, so the next call only looks at what came after it (a new session after
+        :meth:`reconnect` starts afresh). Output is decoded as UTF-8; ``match.string``
+        is the text searched, ``match.group()`` the matching part. Only the most
+        recent 256 KiB are searched.
 
         Raises:
-            TimeoutError: no match within ``timeout`` seconds.
+            TimeoutError: no match within ``timeout`` seconds, or the session ended
+                without one (the message shows the last output).
         """
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
         while True:
-            match = regex.search(self.output)
-            if match:
+            ended = self._done.is_set()  # read before the output: nothing after it is missed
+            match, consumed = self._search(regex)
+            if match is not None:
+                self._expect_mark = consumed
                 return match
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{regex.pattern!r} did not appear within {timeout:g} s")
-            if self._done.is_set() and not regex.search(self.output):
-                # The stream ended: no more output will come.
-                raise TimeoutError(f"{regex.pattern!r} did not appear before the session ended")
+            if ended or time.monotonic() >= deadline:
+                _, _, text = self._since_mark()
+                tail = text[-200:]
+                why = "before the session ended" if ended else f"within {timeout:g} s"
+                raise TimeoutError(f"{regex.pattern!r} did not appear {why}; last output: {tail!r}")
             time.sleep(0.02)
+
+    def _since_mark(self) -> tuple[int, int, str]:
+        """``(start position, end position, text)`` of the output not consumed by ``expect``."""
+        bridge = self._bridge
+        data, end = bridge.recent_span() if bridge is not None else (b"", 0)
+        session = self._session
+        if session is not None and session is not getattr(self, "_expect_session", None):
+            self._expect_session = session
+            self._expect_mark = 0  # a new stream (first use or after a reconnect)
+        mark = min(getattr(self, "_expect_mark", 0), end)
+        first = end - len(data)
+        skip = max(0, mark - first)
+        # surrogateescape maps any stray byte to one code point and back, so a match's
+        # end converts back to an exact stream position.
+        text = data[skip:].decode("utf-8", errors="surrogateescape")
+        return first + skip, end, text
+
+    def _search(self, regex: re.Pattern[str]) -> tuple[re.Match[str] | None, int]:
+        start, _end, text = self._since_mark()
+        match = regex.search(text)
+        if match is None:
+            return None, start
+        consumed = len(text[: match.end()].encode("utf-8", errors="surrogateescape"))
+        return match, start + consumed
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the session to end; return its exit code (``None`` on error, close, timeout)."""
@@ -301,7 +358,7 @@ class Terminal(anywidget.AnyWidget):
             thread = self._connect_thread
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=1)
-            if self.status in ("connecting", "connected"):
+            if self.status in ("connecting", "waiting", "connected"):
                 self._set_state(status="closed")
             self._done.set()
             _live.discard(self)
@@ -316,10 +373,37 @@ class Terminal(anywidget.AnyWidget):
 
     # -- session management ---------------------------------------------------------------
 
-    def _make_title(self, namespace: str | None = None) -> str:
+    def _make_title(self, namespace: str | None = None, pod: str | None = None,
+                    container: str | None = None) -> str:
         namespace = namespace or self._namespace
-        title = f"{namespace}/{self._pod}" if namespace else self._pod
-        return f"{title} [{self._container}]" if self._container else title
+        pod = pod or self._pod
+        container = container or self._container
+        title = f"{namespace}/{pod}" if namespace else pod
+        if pod != self._pod and self._target:
+            title += f" ({self._target})"  # the workload it was picked from
+        return f"{title} [{container}]" if container else title
+
+    def _on_waiting(self, session: ExecSession, generation: int) -> None:
+        if self._generation != generation:
+            return
+        where = f"{session.namespace}/{session.pod}" if session.namespace else session.pod
+        self._set_state(status="waiting",
+                        title=f"waiting for pod {where} ({session.phase_note or 'Pending'})")
+
+    def _show_note(self, session: ExecSession) -> None:
+        # kubectl prints this on stderr; here it leads the terminal output, dimmed.
+        bridge = self._bridge
+        with self._lock:
+            if self._note_shown or not session.note or bridge is None:
+                return
+            self._note_shown = True
+        bridge.feed(b"\x1b[2m" + session.note.encode("utf-8", "replace") + b"\x1b[0m\r\n")
+
+    @property
+    def note(self) -> str | None:
+        """How the container was chosen when the pod has several (kubectl's note), else ``None``."""
+        session = self._session
+        return session.note if session is not None else None
 
     def _connect(self) -> None:
         with self._lock:
@@ -330,7 +414,7 @@ class Terminal(anywidget.AnyWidget):
             self._input_live = False
             self._done.clear()
             session = ExecSession(
-                self._pod,
+                self._target,
                 self._command,
                 namespace=self._namespace,
                 container=self._container,
@@ -341,20 +425,29 @@ class Terminal(anywidget.AnyWidget):
                 rows=self.rows,
                 cols=self.cols,
                 flow_window=self.flow_window,
+                connect_timeout=self.connect_timeout,
+                keepalive=self.keepalive,
+                keepalive_timeout=self.keepalive_timeout,
+                selector=self._selector,
+                pod_running_timeout=self._pod_running_timeout,
             )
             self._session = session
+            self._note_shown = False
         bridge = self._bridge
         assert bridge is not None
         bridge.reset(session.acknowledge)
 
         def on_output(channel: int, data: bytes) -> None:
             if self._generation == generation:
+                if not self._note_shown:
+                    self._show_note(session)
                 bridge.feed(data)
             else:
                 session.acknowledge(len(data))
 
         session.on_output(on_output)
         session.on_exit(lambda s: self._on_session_end(s, generation))
+        session.on_wait(lambda s: self._on_waiting(s, generation))
         self._set_state(status="connecting", exit_code=None, error="")
         thread = threading.Thread(
             target=self._start_session,
@@ -388,7 +481,9 @@ class Terminal(anywidget.AnyWidget):
                 self._input.put(early)
             self._input_live = True
             if not session.done:
-                self._set_state(status="connected", title=self._make_title(session.namespace))
+                self._set_state(status="connected", title=self._make_title(
+                    session.namespace, session.pod, session.container))
+        self._show_note(session)
 
     def _on_session_end(self, session: ExecSession, generation: int) -> None:
         if self._generation != generation:
@@ -421,7 +516,8 @@ class Terminal(anywidget.AnyWidget):
         with self._lock:
             session = self._session
             if session is None or not self._input_live:
-                connecting = session is not None and session.status in ("new", "connecting", "connected")
+                connecting = session is not None and session.status in (
+                    "new", "connecting", "waiting", "connected")
                 if connecting and len(self._early_input) + len(data) <= _EARLY_INPUT_LIMIT:
                     self._early_input += data
                     return

@@ -70,9 +70,14 @@ class Frontend:
 
     # -- iopub ---------------------------------------------------------------------------
 
-    def pump(self, timeout: float = 0.05) -> bool:
-        """Read every waiting iopub message; return whether any arrived."""
+    def pump(self, timeout: float = 0.05, budget: float = 0.5) -> bool:
+        """Read every waiting iopub message; return whether any arrived.
+
+        Returns after ``budget`` seconds at most, even while messages keep coming (many
+        terminals streaming), so callers waiting for something else get their turn.
+        """
         got = False
+        until = time.monotonic() + budget
         while True:
             try:
                 msg = self.kc.get_iopub_msg(timeout=timeout if not got else 0.001)
@@ -80,6 +85,8 @@ class Frontend:
                 return got
             got = True
             self._dispatch(msg)
+            if time.monotonic() >= until:
+                return True
 
     def _dispatch(self, msg: dict) -> None:
         kind = msg["header"]["msg_type"]
