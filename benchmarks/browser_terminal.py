@@ -388,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer keystrokes, shorter caps (< 3 min)")
     parser.add_argument("--json", metavar="PATH", help="write the raw numbers here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary Jupyter dir (logs)")
+    parser.add_argument("--only", choices=["echo", "flood", "ctrlc"], action="append",
+                        help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
 
     keystrokes = 10 if args.quick else 30
@@ -412,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("ctrlc", lambda s: measure_ctrl_c(s, 2.0, caps["ctrlc"])),
             ]
             for name, body in plan:
+                if args.only and name not in args.only:
+                    continue
                 for side in ("ours", "reference"):
                     records.append(run_scenario(browser, server, side, name, body, log))
         finally:

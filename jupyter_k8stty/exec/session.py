@@ -75,6 +75,9 @@ class ExecSession:
         flow_window: when set, the reader stops reading the socket while more than this
             many output bytes are unacknowledged (see :meth:`acknowledge`), so pressure
             reaches the pod through TCP instead of piling up in memory.
+        receive_buffer: when set, the socket's receive buffer in bytes (``SO_RCVBUF``), which
+            also turns off its autotuning. Interactive terminals keep it small so that,
+            with flow control, little output is in flight when the user presses Ctrl-C.
         connect_timeout: seconds for TCP, TLS and the upgrade.
         keepalive: seconds of silence before a ping; ``0`` disables keepalive.
         keepalive_timeout: seconds without any answer after a ping before giving up.
@@ -104,6 +107,7 @@ class ExecSession:
         rows: int | None = None,
         cols: int | None = None,
         flow_window: int | None = None,
+        receive_buffer: int | None = None,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         keepalive: float = DEFAULT_KEEPALIVE,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
@@ -133,7 +137,8 @@ class ExecSession:
         self.stdin = stdin
         self.context = context
         self.kubeconfig = kubeconfig
-        self.flow_window = flow_window
+        self._flow_window = flow_window
+        self.receive_buffer = receive_buffer
         self.connect_timeout = connect_timeout
         self.keepalive = keepalive
         self.keepalive_timeout = keepalive_timeout
@@ -178,6 +183,11 @@ class ExecSession:
     def name(self) -> str:
         """``namespace/pod`` (namespace as resolved once started)."""
         return f"{self.namespace or '?'}/{self.pod}"
+
+    @property
+    def flow_window(self) -> int | None:
+        """Unacknowledged output bytes at which the reader pauses (``None``: no flow control)."""
+        return self._flow_window
 
     @property
     def unacknowledged(self) -> int:
@@ -290,6 +300,11 @@ class ExecSession:
         except (K8sTTYError, ValueError) as exc:
             self._finish("error", error=str(exc))
             raise
+        if self.receive_buffer:
+            try:
+                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(self.receive_buffer))
+            except OSError:  # best effort: the default buffer only costs Ctrl-C latency
+                log.debug("could not set SO_RCVBUF on %s", self.name)
         with self._lock:
             self._ws = ws
             self.protocol = ws.subprotocol or protocol.V4_PROTOCOL
@@ -404,7 +419,7 @@ class ExecSession:
         """Mark ``nbytes`` of delivered output as consumed (flow control)."""
         with self._flow:
             self._unacked = max(0, self._unacked - int(nbytes))
-            if self.flow_window is None or self._unacked < self.flow_window:
+            if self._flow_window is None or self._unacked < self._flow_window:
                 self._flow.notify_all()
 
     def _connected_ws(self) -> websocket.WebSocket:
@@ -426,13 +441,13 @@ class ExecSession:
         assert ws is not None
         recv = ws.recv_data_frame
         callbacks = self._output_callbacks
-        window = self.flow_window
+        flow_control = self.flow_window is not None
         binary, text = websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_TEXT
         result: tuple[str, int | None, str | None] | None = None
         try:
             while result is None:
-                if window is not None and self._unacked >= window:
-                    self._wait_for_acknowledgements(window)
+                if flow_control and self._unacked >= self.flow_window:
+                    self._wait_for_acknowledgements()
                     if self._closing:
                         break
                 opcode, frame = recv(True)
@@ -445,7 +460,7 @@ class ExecSession:
                     if channel == protocol.STDOUT_CHANNEL or channel == protocol.STDERR_CHANNEL:
                         if len(data) > 1:
                             payload = data[1:]
-                            if window is not None:
+                            if flow_control:
                                 with self._flow:
                                     self._unacked += len(payload)
                             for callback in callbacks:
@@ -482,10 +497,10 @@ class ExecSession:
     def _lost(self, what: str) -> str:
         return f"the API server {what} before the command's exit status arrived ({self.name})"
 
-    def _wait_for_acknowledgements(self, window: int) -> None:
+    def _wait_for_acknowledgements(self) -> None:
         with self._flow:
             self._paused = True
-            while self._unacked >= window and not self._closing:
+            while self._unacked >= self._flow_window and not self._closing:
                 self._flow.wait()
             self._paused = False
         # Time spent paused is not silence from the peer.

@@ -291,7 +291,8 @@ class ExecStream:
                     continue
                 channel = open_fds[fd]
                 if not pending:
-                    deadline = time.monotonic() + LINGER
+                    # No linger on a TTY: a keystroke's echo must not wait.
+                    deadline = time.monotonic() + (0.0 if self.request.tty else LINGER)
                 if pending and pending[-1][0] == channel:
                     pending[-1][1].extend(data)
                 else:

@@ -133,6 +133,7 @@ class Bridge:
         self._wake = threading.Condition(self._lock)
         self._pending = bytearray()
         self._closed = False
+        self._flushing = False
 
         # Guarded by _send_lock (taken before _lock when both are needed).
         self._send_lock = threading.Lock()
@@ -162,8 +163,15 @@ class Bridge:
                 return
             was_empty = not self._pending
             self._pending += data
-            if was_empty or len(self._pending) >= self.max_message:
+            # A send in progress is not quiet: its _last_send is only set once it is done.
+            quiet = (was_empty and not self._flushing
+                     and time.monotonic() - self._last_send > self.flush_interval)
+            if not quiet and (was_empty or len(self._pending) >= self.max_message):
                 self._wake.notify()
+        if quiet:
+            # The first bytes after a quiet spell (a keystroke's echo) leave from this
+            # thread at once: handing them to the flusher would add a thread switch.
+            self.flush()
 
     def flush(self) -> None:
         """Send everything queued now, from the calling thread."""
@@ -173,8 +181,13 @@ class Bridge:
                     return
                 data = bytes(self._pending)
                 self._pending.clear()
-            for start in range(0, len(data), self.max_message):
-                self._send_output(data[start : start + self.max_message])
+                self._flushing = True
+            try:
+                for start in range(0, len(data), self.max_message):
+                    self._send_output(data[start : start + self.max_message])
+            finally:
+                with self._lock:
+                    self._flushing = False
 
     def reset(self, acknowledge: AckFn | None) -> None:
         """Start a new stream (new session): drop queued output and the tail, reset all views."""

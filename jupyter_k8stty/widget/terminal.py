@@ -156,6 +156,8 @@ class Terminal(anywidget.AnyWidget):
 
     #: Unacknowledged output bytes after which the session pauses reading the pod.
     flow_window: int = FLOW_WINDOW
+    #: The exec socket's receive buffer: output in TCP buffers is output a Ctrl-C waits for.
+    receive_buffer: int | None = 256 * 1024
     #: Seconds a displayed terminal survives after its last view went away; ``None``: forever.
     orphan_grace: float | None = 5.0
     #: Seconds of silence from the API server before a websocket ping; ``0`` disables it.
@@ -425,6 +427,7 @@ class Terminal(anywidget.AnyWidget):
                 rows=self.rows,
                 cols=self.cols,
                 flow_window=self.flow_window,
+                receive_buffer=self.receive_buffer,
                 connect_timeout=self.connect_timeout,
                 keepalive=self.keepalive,
                 keepalive_timeout=self.keepalive_timeout,

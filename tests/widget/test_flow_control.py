@@ -95,3 +95,12 @@ def test_a_big_paste_arrives_intact_while_its_echo_floods_back(fe):
     fe.send_custom(comm, {"type": "input"}, [payload])
     digest = hashlib.md5(payload).hexdigest().encode()
     fe.wait_for(lambda: ack() and digest in comm.output(), timeout=60, what="the md5 of the paste")
+
+
+def test_terminal_sockets_keep_a_small_receive_buffer(fe):
+    # Output sitting in TCP buffers must all be drawn before the prompt that follows a
+    # Ctrl-C; a terminal's socket does not let autotuning grow its buffer to megabytes.
+    open_terminal(fe, "rcv")
+    rcvbuf = fe.eval("rcv.session._ws.sock.getsockopt(__import__('socket').SOL_SOCKET, "
+                     "__import__('socket').SO_RCVBUF)")
+    assert rcvbuf <= 2 * fe.eval("rcv.receive_buffer")  # Linux doubles what was asked
