@@ -85,6 +85,8 @@ def lab_command(root: Path, ip: str, port: int, open_browser: bool) -> list[str]
         sys.executable, "-m", "jupyterlab",
         f"--ServerApp.root_dir={root}", "--ip", ip, "--port", str(port),
         "--ServerApp.port_retries=0", f"--ServerApp.default_url=/lab/tree/{NOTEBOOK}",
+        # The "get notified about Jupyter news?" pop-up would cover the demo's terminals.
+        "--LabApp.news_url=None",
     ]
     if not open_browser:
         argv.append("--no-browser")
