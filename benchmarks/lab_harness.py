@@ -26,12 +26,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,18 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, LabServer, poll  # noqa: E402
+from tests.browser.lab import CHROMIUM, CHROMIUM_ARGS, LabServer, poll, run_lab  # noqa: E402
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PROBE_JS", "LabServer", "adopt_terminal", "lab_server", "poll"]
 
-LAB_START_TIMEOUT = 90.0
-LAB_STOP_TIMEOUT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -100,37 +88,10 @@ def lab_server(home: Path, kubeconfig: str) -> Iterator[LabServer]:
     env = lab_env(home, kubeconfig)
     root = home / "notebooks"
     root.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(16)
-    port = _free_port()
-    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}"]
-    if os.geteuid() == 0:
-        argv.append("--allow-root")
-    log = open(home / "jupyterlab.log", "wb")
-    proc = subprocess.Popen(argv, env={**env, "JUPYTER_TOKEN": token}, cwd=root,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, process=proc)
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {proc.returncode}; see {log.name}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/api/status?token={token}", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     try:
-        poll(up, LAB_START_TIMEOUT, "JupyterLab answering /api/status", interval=0.25)
-        yield server
+        with run_lab(env, root, home / "jupyterlab.log") as server:
+            yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(LAB_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         kill_leftovers(home)
 
 

@@ -62,3 +62,17 @@ class ExecError(K8sTTYError):
         self.stdout = stdout
         self.stderr = stderr
         self.command = command
+
+
+def one_line(error: BaseException | str) -> str:
+    """Return an error as one line for a status, a table cell or a notebook message.
+
+    Whitespace runs (newlines included) collapse to one space. Exceptions that are not
+    ours are prefixed with their type, since their message alone may not say what failed.
+    """
+    if isinstance(error, str):
+        return " ".join(error.split())
+    text = " ".join(str(error).split())
+    if not isinstance(error, K8sTTYError):
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text or type(error).__name__

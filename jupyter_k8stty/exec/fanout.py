@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..errors import K8sTTYError, StreamError
+from ..errors import K8sTTYError, StreamError, one_line
 from .protocol import STDOUT_CHANNEL, V5_PROTOCOL
 from .run import ExecResult
 from .session import ExecSession
@@ -256,7 +256,7 @@ class Fanout:
                 try:
                     planned.extend(self._resolve(entry, None))
                 except (K8sTTYError, ValueError) as exc:
-                    planned.append(_Planned(entry, self.namespace, self.container, error=_one_line(exc)))
+                    planned.append(_Planned(entry, self.namespace, self.container, error=one_line(exc)))
         if selector is not None:
             planned.extend(self._resolve(None, selector))
         unique: dict[str, _Planned] = {}
@@ -323,7 +323,7 @@ class Fanout:
             result = self._execute(planned)
         except Exception as exc:  # never let one pod's surprise stop the others
             result = PodResult(self.command, None, name=planned.name, pod=planned.name,
-                               error=_one_line(exc))
+                               error=one_line(exc))
         self._record(planned, result)
 
     def _execute(self, planned: _Planned) -> PodResult:
@@ -372,7 +372,7 @@ class Fanout:
             try:
                 session.start()
             except (K8sTTYError, ValueError) as exc:
-                return result(exit_code=None, error=_one_line(exc))
+                return result(exit_code=None, error=one_line(exc))
             feed_failures = [] if self.stdin is None else _feed_in_background(session, self.stdin)
             left = None if self.timeout is None else self.timeout - (time.monotonic() - started)
             code = session.wait(None if left is None else max(0.0, left))
@@ -385,7 +385,7 @@ class Fanout:
                 return result(exit_code=None, error=feed_failures[0])
             if self._cancelled:
                 return result(exit_code=None, error="cancelled")
-            return result(exit_code=None, error=_one_line_text(
+            return result(exit_code=None, error=one_line(
                 session.error or f"the stream ended without an exit status ({session.status})"))
         finally:
             with self._lock:
@@ -409,7 +409,7 @@ def _feed_in_background(session: ExecSession, data: bytes) -> list[str]:
             session.close_stdin()
         except StreamError as exc:
             if feeding_failed(session):
-                failures.append(_one_line(exc))
+                failures.append(one_line(exc))
                 session.close()
 
     threading.Thread(target=feed, name=f"k8stty-stdin-{session.name}", daemon=True).start()
@@ -427,17 +427,6 @@ def feeding_failed(session: ExecSession, grace: float = 5.0) -> bool:
     if session.protocol == V5_PROTOCOL:
         session.wait(grace)
     return not session.done
-
-
-def _one_line_text(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _one_line(exc: BaseException) -> str:
-    text = _one_line_text(str(exc))
-    if not isinstance(exc, K8sTTYError):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text or type(exc).__name__
 
 
 def split_pods(pods_or_selector: str | Iterable[str] | None,

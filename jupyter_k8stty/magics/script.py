@@ -23,7 +23,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..errors import ExecError, ExecTimeout, K8sTTYError, StreamError
+from ..errors import ExecError, ExecTimeout, K8sTTYError, StreamError, one_line
 from ..exec.fanout import (
     DEFAULT_MAX_PARALLEL,
     Fanout,
@@ -171,7 +171,7 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
             pod_running_timeout=wait,
         )
     except ValueError as exc:
-        raise UsageError(f"%%k8sexec: {_one_line(exc)}") from None
+        raise UsageError(f"%%k8sexec: {one_line(exc)}") from None
     session.on_output(lambda channel, data: chunks.put((channel, data)))
     session.on_exit(lambda _s: chunks.put(None))
     out = _StreamWriter(None if args.out else sys.stdout)
@@ -182,7 +182,7 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
     try:
         session.start()
     except (K8sTTYError, ValueError) as exc:
-        raise UsageError(f"%%k8sexec: {_one_line(exc)}") from None
+        raise UsageError(f"%%k8sexec: {one_line(exc)}") from None
     except BaseException:  # KeyboardInterrupt while waiting for a Pending pod
         session.close()
         raise
@@ -226,7 +226,7 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
         return None
     if session.status != "exited":
         reason = feed_errors[0] if feed_errors else session.error or f"the session {session.status}"
-        message = f"%%k8sexec: {_one_line_text(reason)}"
+        message = f"%%k8sexec: {one_line(reason)}"
         if args.raise_error:
             raise StreamError(message)
         raise UsageError(message)
@@ -250,7 +250,7 @@ def _feed(session: ExecSession, script: bytes, errors: list[str]) -> None:
             session.close_stdin()
         except StreamError as exc:
             if feeding_failed(session):
-                errors.append(_one_line(exc))
+                errors.append(one_line(exc))
                 session.close()
 
     threading.Thread(target=feed, name=f"k8stty-stdin-{session.name}", daemon=True).start()
@@ -279,17 +279,6 @@ def _store(shell: Any, args: Any, out: Any, err: Any) -> None:
 def _print_err(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
-
-
-def _one_line_text(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _one_line(exc: BaseException) -> str:
-    text = _one_line_text(str(exc))
-    if not isinstance(exc, K8sTTYError):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text or type(exc).__name__
 
 
 # -- many pods ------------------------------------------------------------------------------
@@ -336,7 +325,7 @@ def _run_fanout(shell: Any, args: Any, command: list[str], script: bytes) -> Fan
             on_result=lambda pod, result: events.put((pod, None, result)),
         )
     except (K8sTTYError, ValueError) as exc:
-        raise UsageError(f"%%k8sexec: {_one_line(exc)}") from None
+        raise UsageError(f"%%k8sexec: {one_line(exc)}") from None
     if not fanout.plan:
         what = f"selector {args.selector!r}" if args.selector else " ".join(args.targets)
         raise UsageError(f"%%k8sexec: no pods match {what}")

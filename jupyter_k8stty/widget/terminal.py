@@ -26,7 +26,7 @@ import anywidget
 import ipywidgets
 import traitlets
 
-from ..errors import K8sTTYError, StreamError
+from ..errors import K8sTTYError, StreamError, one_line
 from ..exec.connect import DEFAULT_CONNECT_TIMEOUT
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
 from ..exec.targets import DEFAULT_POD_RUNNING_TIMEOUT, parse_target
@@ -68,13 +68,6 @@ def close_all() -> None:
 
 
 atexit.register(close_all)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if not isinstance(exc, K8sTTYError):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text or type(exc).__name__
 
 
 def _current_cell() -> tuple[str | None, str | None]:
@@ -471,7 +464,7 @@ class Terminal(anywidget.AnyWidget):
                 if self._generation != generation:
                     return
                 self._early_input.clear()
-            self._set_state(status="error", error=_one_line(exc), exit_code=None)
+            self._set_state(status="error", error=one_line(exc), exit_code=None)
             self._done.set()
             return
         with self._lock:

@@ -5,11 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -18,25 +13,17 @@ from .lab import (
     CHROMIUM,
     CHROMIUM_ARGS,
     KERNEL_READY_TIMEOUT,
-    LAB_START_TIMEOUT,
     UI_TIMEOUT,
     LabServer,
     Notebook,
     labextensions,
     poll,
+    run_lab,
     write_notebook,
 )
 
 REQUIRED_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "anywidget")
 VIEWPORT = {"width": 1280, "height": 900}
-#: Seconds JupyterLab gets to stop after SIGTERM.
-LAB_STOP_TIMEOUT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -77,38 +64,8 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory, kubeconfig: str) -> dict[s
 def lab_server(lab_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """A JupyterLab server on a free port with a random token, serving a temporary directory."""
     root = tmp_path_factory.mktemp("notebooks")
-    token = secrets.token_hex(16)
-    port = _free_port()
-    argv = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
-    ]
-    if os.geteuid() == 0:
-        argv.append("--allow-root")
-    log = open(tmp_path_factory.getbasetemp() / "jupyterlab.log", "wb")
-    proc = subprocess.Popen(argv, env={**lab_env, "JUPYTER_TOKEN": token}, cwd=root,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, process=proc)
-
-    def up() -> bool:
-        assert proc.poll() is None, f"JupyterLab exited with {proc.returncode}; see {log.name}"
-        try:
-            with urllib.request.urlopen(f"{server.url}/api/status?token={token}", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    try:
-        poll(up, LAB_START_TIMEOUT, "JupyterLab answering /api/status", interval=0.25)
+    with run_lab(lab_env, root, tmp_path_factory.getbasetemp() / "jupyterlab.log") as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(LAB_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,16 @@ test synchronises with a bare sleep.
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +38,8 @@ CHROMIUM_ARGS = [
 
 #: Seconds JupyterLab may take to answer its REST API after starting.
 LAB_START_TIMEOUT = 90.0
+#: Seconds JupyterLab gets to stop after SIGTERM.
+LAB_STOP_TIMEOUT = 20.0
 #: Seconds for the notebook page to load and its kernel to become idle.
 KERNEL_READY_TIMEOUT = 60.0
 #: Seconds a short cell may take (import, magic, widget display).
@@ -254,3 +260,48 @@ class TerminalView:
         path = ARTIFACTS / f"{name}.png"
         self.root.screenshot(path=str(path))
         return path
+
+
+def free_port() -> int:
+    """Return a TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def run_lab(env: dict[str, str], root: Path, log_path: Path) -> Iterator[LabServer]:
+    """Run JupyterLab on a free loopback port with a random token, serving ``root``."""
+    token = secrets.token_hex(16)
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(argv, env={**env, "JUPYTER_TOKEN": token}, cwd=root,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, process=proc)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {proc.returncode}; see {log.name}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/api/status?token={token}", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        poll(up, LAB_START_TIMEOUT, "JupyterLab answering /api/status", interval=0.25)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(LAB_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
