@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from .script import run_cell
 from .terminal import open_terminal, register_completer
 
 
@@ -28,10 +28,6 @@ class K8sExecMagics(Magics):
         """
         if cell is None:
             return open_terminal(line)
-        try:
-            from .script import run_cell
-        except ImportError:
-            raise UsageError("%%k8sexec (cell magic) is not available yet") from None
         return run_cell(self.shell, line, cell)
 
 
