@@ -163,3 +163,15 @@ def test_completion_without_a_cluster_suggests_nothing(ip, tmp_path, monkeypatch
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert magic.complete_line("%k8sexec wo") == []
+
+
+def test_terminal_title_drops_the_wait_when_the_wait_fails(fresh_sandbox):
+    fresh_sandbox.add_pod(PodSpec("stuck", phase="Pending"))
+    term = Terminal("stuck", kubeconfig=fresh_sandbox.kubeconfig_path, pod_running_timeout=1.0)
+    try:
+        wait_for(lambda: term.status == "waiting")
+        wait_for(lambda: term.status == "error")
+        assert "is not running after" in term.error
+        assert term.title == "default/stuck"
+    finally:
+        term.close()

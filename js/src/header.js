@@ -43,7 +43,7 @@ export function createHeader(model, onReconnect) {
     }
     detail.textContent = status === "error" ? error : "";
     detail.title = detail.textContent;
-    button.disabled = status === "connecting";
+    button.disabled = status === "connecting" || status === "waiting";
   };
 
   const events = ["change:status", "change:exit_code", "change:error", "change:title"];

@@ -464,7 +464,9 @@ class Terminal(anywidget.AnyWidget):
                 if self._generation != generation:
                     return
                 self._early_input.clear()
-            self._set_state(status="error", error=one_line(exc), exit_code=None)
+            # The title may still say "waiting for pod ..."; the error says why it ended.
+            self._set_state(status="error", error=one_line(exc), exit_code=None,
+                            title=self._make_title(session.namespace, session.pod))
             self._done.set()
             return
         with self._lock:
