@@ -52,6 +52,26 @@ def stty_size(term: TerminalView, tag: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
+def settled_box(locator, quiet: float = 0.3) -> dict:
+    """The element's bounding box once it has not moved for ``quiet`` seconds.
+
+    After a viewport change JupyterLab lays the notebook out again asynchronously; a
+    drag started before that ends misses the resize handle.
+    """
+    last: dict | None = None
+    since = time.monotonic()
+
+    def stable() -> dict | None:
+        nonlocal last, since
+        box = locator.bounding_box()
+        if box != last:
+            last, since = box, time.monotonic()
+            return None
+        return box if box and time.monotonic() - since >= quiet else None
+
+    return poll(stable, TERMINAL_TIMEOUT, "the terminal's layout to settle")
+
+
 def test_shell_echo_resize_vim_and_exit_code(open_notebook):
     nb, term = start_terminal(open_notebook)
     page = nb.page
@@ -68,8 +88,7 @@ def test_shell_echo_resize_vim_and_exit_code(open_notebook):
 
     # Narrower page: fewer columns. Dragging the resize handle: more rows.
     page.set_viewport_size(NARROW_VIEWPORT)
-    box = term.screen.bounding_box()
-    assert box is not None
+    box = settled_box(term.screen)
     corner_x, corner_y = box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
     page.mouse.move(corner_x, corner_y)
     page.mouse.down()
