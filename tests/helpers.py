@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -53,3 +54,17 @@ def wait_until(predicate, timeout: float = EXPECT_TIMEOUT, interval: float = 0.0
             return True
         time.sleep(interval)
     return predicate()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The state follows the command name, which may itself contain spaces.
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -11,7 +11,7 @@ import pytest
 from jupyter_k8stty import ApiError, ConfigError, ExecSession, ExecTimeout, StreamError, run
 from jupyter_k8stty.exec import protocol
 
-from .helpers import EXPECT_TIMEOUT, OutputCollector, wait_until
+from .helpers import EXPECT_TIMEOUT, OutputCollector, process_alive, wait_until
 
 MB = 1024 * 1024
 
@@ -163,23 +163,9 @@ def test_close_ends_reader_thread_and_hangs_up_the_shell(kubeconfig):
     for thread in (s._reader, s._keepalive_thread):
         thread.join(5)
         assert not thread.is_alive()
-    assert wait_until(lambda: not _alive(pid)), "the pod's shell should get a hang-up"
+    assert wait_until(lambda: not process_alive(pid)), "the pod's shell should get a hang-up"
     with pytest.raises(StreamError):
         s.write(b"too late")
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False
 
 
 def test_idle_session_with_keepalive_stays_usable(kubeconfig):

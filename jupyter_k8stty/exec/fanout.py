@@ -373,7 +373,7 @@ class Fanout:
                 session.start()
             except (K8sTTYError, ValueError) as exc:
                 return result(exit_code=None, error=one_line(exc))
-            feed_failures = [] if self.stdin is None else _feed_in_background(session, self.stdin)
+            feed_failures = [] if self.stdin is None else feed_in_background(session, self.stdin)
             left = None if self.timeout is None else self.timeout - (time.monotonic() - started)
             code = session.wait(None if left is None else max(0.0, left))
             if not session.done:
@@ -394,7 +394,7 @@ class Fanout:
                 session.close()
 
 
-def _feed_in_background(session: ExecSession, data: bytes) -> list[str]:
+def feed_in_background(session: ExecSession, data: bytes) -> list[str]:
     """Write ``data`` then close stdin on a helper thread (the pod may not read at once).
 
     Returns a list that receives the error message if feeding fails while the session

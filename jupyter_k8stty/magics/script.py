@@ -17,7 +17,6 @@ import posixpath
 import queue
 import shlex
 import sys
-import threading
 import time
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..exec.fanout import (
     Fanout,
     FanoutResults,
     PodResult,
-    feeding_failed,
+    feed_in_background,
     is_workload_target,
 )
 from ..exec.protocol import STDOUT_CHANNEL
@@ -192,7 +191,7 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
     timed_out = False
     try:
         if session.status == "connected":
-            _feed(session, script, feed_errors)
+            feed_errors = feed_in_background(session, script)
         while True:
             wait = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
             try:
@@ -238,22 +237,6 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
             raise error
         _print_err(f"{_PREFIX} exited with code {code}")
     return None
-
-
-def _feed(session: ExecSession, script: bytes, errors: list[str]) -> None:
-    """Write the script and close stdin on a helper thread (a big script may block)."""
-
-    def feed() -> None:
-        try:
-            if script:
-                session.write(script)
-            session.close_stdin()
-        except StreamError as exc:
-            if feeding_failed(session):
-                errors.append(one_line(exc))
-                session.close()
-
-    threading.Thread(target=feed, name=f"k8stty-stdin-{session.name}", daemon=True).start()
 
 
 def _drain(chunks: queue.SimpleQueue, out: _StreamWriter, err: _StreamWriter, keep: bool) -> None:

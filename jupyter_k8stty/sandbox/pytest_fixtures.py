@@ -16,12 +16,8 @@ from jupyter_k8stty.sandbox.server import Sandbox
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """Yield a running sandbox with the default pods, shared by the whole session."""
-    sb = Sandbox()
-    sb.start()
-    try:
+    with Sandbox() as sb:
         yield sb
-    finally:
-        sb.stop()
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +29,5 @@ def kubeconfig(sandbox: Sandbox) -> str:
 @pytest.fixture
 def fresh_sandbox() -> Iterator[Sandbox]:
     """Yield a new sandbox with the default pods for one test, stopped afterwards."""
-    sb = Sandbox()
-    sb.start()
-    try:
+    with Sandbox() as sb:
         yield sb
-    finally:
-        sb.stop()

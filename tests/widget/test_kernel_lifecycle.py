@@ -8,27 +8,15 @@ processes, so the PID is visible here) and checks that it is gone within
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
+from ..helpers import process_alive
 from .frontend import Frontend
 
 #: Seconds from the kernel going away to the pod's shell being gone.
 HANGUP_DEADLINE = 10.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _shell_pids(fe: Frontend, kubeconfig: str, count: int = 2) -> list[int]:
@@ -38,13 +26,13 @@ def _shell_pids(fe: Frontend, kubeconfig: str, count: int = 2) -> list[int]:
     for i in range(count):
         fe.execute(f"terms[{i}].send('echo PID=$$\\r')")
         pids.append(fe.eval(fr"int(terms[{i}].expect(r'PID=(\d+)\r').group(1))"))
-    assert all(_alive(pid) for pid in pids)
+    assert all(process_alive(pid) for pid in pids)
     return pids
 
 
 def _wait_gone(pids: list[int], what: str) -> None:
     deadline = time.monotonic() + HANGUP_DEADLINE
-    while any(_alive(pid) for pid in pids):
+    while any(process_alive(pid) for pid in pids):
         assert time.monotonic() < deadline, f"shells {pids} still running {HANGUP_DEADLINE} s after {what}"
         time.sleep(0.05)
 
