@@ -9,7 +9,7 @@ import subprocess
 import kubernetes
 import pytest
 
-from jupyter_k8stty.exec.targets import resolve_pods
+from jupyter_k8stty.exec.resolve import resolve_pods
 from jupyter_k8stty.sandbox import PodSpec, Sandbox
 from jupyter_k8stty.sandbox import workloads as wl
 
@@ -125,3 +125,26 @@ def test_set_phase_drives_workload_status(fresh_sandbox):
     fresh_sandbox.add_pod(PodSpec("extra", labels={"app": "db"}))
     assert [r.name for r in resolve_pods("sts/db", kubeconfig=fresh_sandbox.kubeconfig_path,
                                          all_pods=True)] == ["extra"]
+
+
+def test_discovery_serves_every_registry_kind(kubeconfig):
+    import json
+
+    from jupyter_k8stty.exec.kinds import KINDS
+
+    def raw(path: str) -> dict:
+        result = kubectl(kubeconfig, "get", "--raw", path)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    served = {("", r["name"]): r for r in raw("/api/v1")["resources"]}
+    for group in raw("/apis")["groups"]:
+        for version in group["versions"]:
+            served.update({(group["name"], r["name"]): r
+                           for r in raw(f"/apis/{version['groupVersion']}")["resources"]})
+    for kind in KINDS:
+        res = served[(kind.group, kind.plural)]
+        assert (res["kind"], res["singularName"], tuple(res.get("shortNames", ()))) == (
+            kind.kind, kind.singular, kind.short)
+    result = kubectl(kubeconfig, "get", "--raw", "/apis/apps/v1/jobs")
+    assert result.returncode != 0 and "NotFound" in result.stderr

@@ -33,10 +33,15 @@ def status_body(code: int, message: str, reason: str | None = None,
     return json.dumps(status, separators=(",", ":")).encode()
 
 
-def not_found(kind: str, name: str) -> bytes:
-    """Return the ``NotFound`` status for resource ``kind`` (plural, e.g. ``pods``) ``name``."""
-    return status_body(404, f'{kind} "{name}" not found', "NotFound",
-                       {"name": name, "kind": kind})
+def not_found(kind: str, name: str, group: str = "") -> bytes:
+    """Return the ``NotFound`` status for resource ``kind`` (plural, e.g. ``pods``) ``name``.
+
+    ``group`` is the API group (``apps``); the message names ``deployments.apps`` then.
+    """
+    qualified = f"{kind}.{group}" if group else kind
+    details = {"name": name, "group": group, "kind": kind} if group else {"name": name,
+                                                                           "kind": kind}
+    return status_body(404, f'{qualified} "{name}" not found', "NotFound", details)
 
 
 def unauthorized() -> bytes:

@@ -2,7 +2,8 @@
 
 Only the legacy (non-aggregated) forms are served. kubectl asks for aggregated
 discovery in its ``Accept`` header and falls back to these when the answer is
-plain ``application/json``, just as with an older API server.
+plain ``application/json``, just as with an older API server. The groups and resources
+listed come from the kind registry, through :mod:`jupyter_k8stty.sandbox.resources`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from jupyter_k8stty.exec.kinds import POD
+from jupyter_k8stty.sandbox import resources
 from jupyter_k8stty.sandbox.pods import human_duration
 
 KUBERNETES_VERSION = "v1.32.0"
@@ -39,81 +42,48 @@ def api_versions(server_address: str) -> dict[str, Any]:
     """Return the ``/api`` ``APIVersions`` document."""
     return {
         "kind": "APIVersions",
-        "versions": ["v1"],
+        "versions": [POD.version],
         "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
         ],
     }
 
 
-_GROUP_NAMES = ("apps", "batch")
-
-
-def api_group(group: str) -> dict[str, Any]:
-    """Return the ``/apis/GROUP`` ``APIGroup`` document (``apps`` or ``batch``)."""
-    version = {"groupVersion": f"{group}/v1", "version": "v1"}
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [version],
-            "preferredVersion": version}
+def api_group(group: str) -> dict[str, Any] | None:
+    """Return the ``/apis/GROUP`` ``APIGroup`` document, or ``None`` for a group not served."""
+    versions = resources.api_groups().get(group)
+    if not versions:
+        return None
+    entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
+            "preferredVersion": entries[0]}
 
 
 def api_group_list() -> dict[str, Any]:
-    """Return the ``/apis`` ``APIGroupList``: ``apps/v1`` and ``batch/v1``."""
+    """Return the ``/apis`` ``APIGroupList``: every named group a target kind lives in."""
     groups = []
-    for name in _GROUP_NAMES:
+    for name in resources.api_groups():
         group = api_group(name)
+        assert group is not None
         del group["kind"], group["apiVersion"]
         groups.append(group)
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def group_resources(group: str) -> dict[str, Any]:
-    """Return the ``/apis/GROUP/v1`` ``APIResourceList`` (workloads: get and list)."""
-    verbs = ["get", "list"]
-    if group == "apps":
-        resources = [
-            _resource("daemonsets", "DaemonSet", verbs, singular="daemonset", short=["ds"],
-                      categories=["all"]),
-            _resource("deployments", "Deployment", verbs, singular="deployment",
-                      short=["deploy"], categories=["all"]),
-            _resource("replicasets", "ReplicaSet", verbs, singular="replicaset", short=["rs"],
-                      categories=["all"]),
-            _resource("statefulsets", "StatefulSet", verbs, singular="statefulset",
-                      short=["sts"], categories=["all"]),
-        ]
-    else:
-        resources = [_resource("jobs", "Job", verbs, singular="job", categories=["all"])]
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/v1",
-            "resources": resources}
-
-
-def _resource(name: str, kind: str, verbs: list[str], *, singular: str = "",
-              namespaced: bool = True, short: list[str] | None = None,
-              categories: list[str] | None = None) -> dict[str, Any]:
-    res: dict[str, Any] = {"name": name, "singularName": singular, "namespaced": namespaced,
-                           "kind": kind, "verbs": verbs}
-    if short:
-        res["shortNames"] = short
-    if categories:
-        res["categories"] = categories
-    return res
+def group_resources(group: str, version: str) -> dict[str, Any] | None:
+    """Return the ``/apis/GROUP/VERSION`` ``APIResourceList``, or ``None`` when not served."""
+    if version not in resources.api_groups().get(group, []):
+        return None
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}",
+            "resources": [r.to_json() for r in resources.api_resources(group, version)]}
 
 
 def core_v1_resources() -> dict[str, Any]:
     """Return the ``/api/v1`` ``APIResourceList`` with the verbs the sandbox implements."""
     return {
         "kind": "APIResourceList",
-        "groupVersion": "v1",
-        "resources": [
-            _resource("namespaces", "Namespace", ["get", "list"], singular="namespace",
-                      namespaced=False, short=["ns"]),
-            _resource("pods", "Pod", ["get", "list"], singular="pod", short=["po"],
-                      categories=["all"]),
-            _resource("pods/exec", "PodExecOptions", ["create", "get"]),
-            _resource("pods/log", "Pod", ["get"]),
-            _resource("pods/status", "Pod", ["get"]),
-            _resource("services", "Service", ["get", "list"], singular="service",
-                      short=["svc"], categories=["all"]),
-        ],
+        "groupVersion": POD.version,
+        "resources": [r.to_json() for r in resources.api_resources(POD.group, POD.version)],
     }
 
 

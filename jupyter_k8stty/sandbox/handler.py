@@ -11,45 +11,52 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.exec.kinds import Kind
 from jupyter_k8stty.sandbox import apistatus, discovery
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.pods import Pod, pod_list, pod_table
 from jupyter_k8stty.sandbox.process import ExecRequest, log
+from jupyter_k8stty.sandbox.resources import WORKLOAD_KINDS, group_of, served_kind
 from jupyter_k8stty.sandbox.selectors import (
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
 from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subprotocol
-from jupyter_k8stty.sandbox.workloads import PLURALS
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
 
 _POD_FIELDS = ("metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
                "spec.restartPolicy")
-_NAME = r"([a-z0-9][-a-z0-9.]*)"
-_ROUTES = [
-    (re.compile(r"^/version/?$"), "version"),
-    (re.compile(r"^/api/?$"), "api"),
-    (re.compile(r"^/apis/?$"), "apis"),
-    (re.compile(r"^/api/v1/?$"), "core_v1"),
-    (re.compile(r"^/api/v1/pods$"), "pods"),
-    (re.compile(r"^/api/v1/namespaces$"), "namespaces"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}$"), "namespace"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods$"), "pods"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}(?:/status)?$"), "pod"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}/log$"), "log"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}/pods/{_NAME}/exec$"), "exec"),
-    (re.compile(r"^/api/v1/(services)$"), "workloads"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}/(services)$"), "workloads"),
-    (re.compile(rf"^/api/v1/namespaces/{_NAME}/(services)/{_NAME}$"), "workload"),
-    (re.compile(r"^/apis/(apps|batch)/?$"), "api_group"),
-    (re.compile(r"^/apis/(apps|batch)/v1/?$"), "group_resources"),
-    (re.compile(r"^/apis/(?:apps|batch)/v1/([a-z]+)$"), "workloads"),
-    (re.compile(rf"^/apis/(?:apps|batch)/v1/namespaces/{_NAME}/([a-z]+)$"), "workloads"),
-    (re.compile(rf"^/apis/(?:apps|batch)/v1/namespaces/{_NAME}/([a-z]+)/{_NAME}$"), "workload"),
-]
+_NAME = r"[a-z0-9][-a-z0-9.]*"
+_NS = rf"namespaces/(?P<namespace>{_NAME})"
+_POD = rf"^/api/v1/{_NS}/pods/(?P<name>{_NAME})"
+# Workload routes capture group, version and plural; the handler looks the kind up in
+# the registry (resources.served_kind), so a new kind needs no new route.
+_CORE = r"^/api/(?P<version>v1)"
+_GROUP = r"^/apis/(?P<group>[a-z0-9][-a-z0-9.]*)/(?P<version>v[0-9a-z]+)"
+_ROUTES = [(re.compile(pattern), name) for pattern, name in (
+    (r"^/version/?$", "version"),
+    (r"^/api/?$", "api"),
+    (r"^/apis/?$", "apis"),
+    (r"^/api/v1/?$", "core_v1"),
+    (r"^/api/v1/pods$", "pods"),
+    (r"^/api/v1/namespaces$", "namespaces"),
+    (rf"^/api/v1/namespaces/(?P<name>{_NAME})$", "namespace"),
+    (rf"^/api/v1/{_NS}/pods$", "pods"),
+    (rf"{_POD}(?:/status)?$", "pod"),
+    (rf"{_POD}/log$", "log"),
+    (rf"{_POD}/exec$", "exec"),
+    (rf"{_CORE}/(?P<plural>[a-z]+)$", "workloads"),
+    (rf"{_CORE}/{_NS}/(?P<plural>[a-z]+)$", "workloads"),
+    (rf"{_CORE}/{_NS}/(?P<plural>[a-z]+)/(?P<name>{_NAME})$", "workload"),
+    (r"^/apis/(?P<group>[a-z0-9][-a-z0-9.]*)/?$", "api_group"),
+    (rf"{_GROUP}/?$", "group_resources"),
+    (rf"{_GROUP}/(?P<plural>[a-z]+)$", "workloads"),
+    (rf"{_GROUP}/{_NS}/(?P<plural>[a-z]+)$", "workloads"),
+    (rf"{_GROUP}/{_NS}/(?P<plural>[a-z]+)/(?P<name>{_NAME})$", "workload"),
+)]
 
 #: Discovery needs no permission, like the system:discovery role.
 _PUBLIC_ROUTES = {"version", "api", "apis", "core_v1", "api_group", "group_resources"}
@@ -66,6 +73,17 @@ class HTTPError(Exception):
 
 def _bad_request(message: str) -> HTTPError:
     return HTTPError(400, apistatus.status_body(400, message, "BadRequest"))
+
+
+_NOT_FOUND = apistatus.status_body(404, "the server could not find the requested resource",
+                                   "NotFound", {})
+
+
+def _found(document: dict[str, Any] | None) -> dict[str, Any]:
+    """Return ``document``, or raise the API server's plain 404 when it is ``None``."""
+    if document is None:
+        raise HTTPError(404, _NOT_FOUND)
+    return document
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -130,30 +148,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 found = user
         return found
 
-    def _check_access(self, user: str, route: str, groups: tuple[str, ...],
-                      query: dict[str, list[str]]) -> None:
+    def _check_access(self, user: str, route: str, params: dict[str, str]) -> None:
         """Raise a 403 like RBAC's when ``user`` may not do what the request asks."""
         if route in _PUBLIC_ROUTES:
             return
-        namespace = groups[0] if len(groups) >= 2 or route in ("pod", "log", "exec") else None
-        name = None
+        namespace, name = params.get("namespace"), params.get("name")
         if route in ("pods", "namespaces"):
             resource, verb = route, "list"
-            namespace = groups[0] if groups else None
         elif route == "namespace":
-            resource, verb, name, namespace = "namespaces", "get", groups[0], None
+            resource, verb, namespace = "namespaces", "get", None
         elif route in ("pod", "log", "exec"):
             resource = {"pod": "pods", "log": "pods/log", "exec": "pods/exec"}[route]
             verb = "create" if route == "exec" else "get"
-            name = groups[1]
-        elif route == "workloads":
-            plural = groups[-1]
-            resource, verb = plural, "list"
-            namespace = groups[0] if len(groups) == 2 else None
-        else:  # workload
-            namespace, plural, name = groups
-            resource, verb = plural, "get"
-        group = _GROUPS.get(resource.split("/")[0], "")
+        else:  # workloads, workload
+            resource, verb = params["plural"], "list" if route == "workloads" else "get"
+        group = params.get("group") or group_of(resource.split("/")[0])
         qualified = f"{resource}.{group}" if group else resource
         if self.sandbox.allowed(user, verb, qualified, namespace):
             return
@@ -203,14 +212,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
                              if m), ("", None))
         if match is None:
             self._discard_body()
-            self._send(404, apistatus.status_body(404, "the server could not find the "
-                                                  "requested resource", "NotFound",
-                                                  {}))
+            self._send(404, _NOT_FOUND)
             return
+        params = {k: v for k, v in match.groupdict().items() if v is not None}
         try:
-            self._check_access(user, name, match.groups(), query)
+            self._check_access(user, name, params)
             if name == "exec":
-                self._exec(method, *match.groups(), query)
+                self._exec(method, params["namespace"], params["name"], query)
                 return
             self._discard_body()
             if method != "GET":
@@ -219,64 +227,58 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if query.get("watch", [""])[0] in ("1", "true"):
                 raise HTTPError(405, apistatus.status_body(
                     405, "watch is not supported by the sandbox", "MethodNotAllowed"))
-            getattr(self, f"_get_{name}")(*match.groups(), query)
+            getattr(self, f"_get_{name}")(params, query)
         except HTTPError as err:
             self._send(err.code, err.body)
 
     # ---- read-only resources --------------------------------------------
 
-    def _get_version(self, query: dict[str, list[str]]) -> None:
+    def _get_version(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         self._json(discovery.version())
 
-    def _get_api(self, query: dict[str, list[str]]) -> None:
+    def _get_api(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         host, port = self.server.server_address[:2]
         self._json(discovery.api_versions(f"{host}:{port}"))
 
-    def _get_apis(self, query: dict[str, list[str]]) -> None:
+    def _get_apis(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         self._json(discovery.api_group_list())
 
-    def _get_core_v1(self, query: dict[str, list[str]]) -> None:
+    def _get_core_v1(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         self._json(discovery.core_v1_resources())
 
-    def _get_api_group(self, group: str, query: dict[str, list[str]]) -> None:
-        self._json(discovery.api_group(group))
+    def _get_api_group(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        self._json(_found(discovery.api_group(params["group"])))
 
-    def _get_group_resources(self, group: str, query: dict[str, list[str]]) -> None:
-        self._json(discovery.group_resources(group))
+    def _get_group_resources(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        self._json(_found(discovery.group_resources(params["group"], params["version"])))
 
-    def _get_workloads(self, *args: Any) -> None:
-        namespace = args[0] if len(args) == 3 else None
-        plural, query = args[-2], args[-1]
-        if plural not in PLURALS:
-            raise HTTPError(404, apistatus.status_body(
-                404, "the server could not find the requested resource", "NotFound", {}))
+    def _workload_kind(self, params: dict[str, str]) -> Kind:
+        kind = served_kind(params.get("group", ""), params["version"], params["plural"])
+        if kind is None or kind not in WORKLOAD_KINDS:
+            raise HTTPError(404, _NOT_FOUND)
+        return kind
+
+    def _get_workloads(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        kind = self._workload_kind(params)
         try:
             labels = parse_label_selector(query.get("labelSelector", [""])[0])
         except SelectorError as exc:
             raise _bad_request(str(exc)) from None
         store = self.sandbox.workloads
-        items = [w for w in store.list(plural, namespace) if labels(w.labels)]
-        self._json(store.list_json(plural, items))
+        items = [w for w in store.list(kind.plural, params.get("namespace")) if labels(w.labels)]
+        self._json(store.list_json(kind, items))
 
-    def _get_workload(self, namespace: str, plural: str, name: str,
-                      query: dict[str, list[str]]) -> None:
-        if plural not in PLURALS:
-            raise HTTPError(404, apistatus.status_body(
-                404, "the server could not find the requested resource", "NotFound", {}))
-        store = self.sandbox.workloads
-        workload = store.get(plural, namespace, name)
+    def _get_workload(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        kind = self._workload_kind(params)
+        workload = self.sandbox.workloads.get(kind.plural, params["namespace"], params["name"])
         if workload is None:
-            group = _GROUPS.get(plural, "")
-            raise HTTPError(404, apistatus.not_found(f"{plural}.{group}" if group else plural,
-                                                     name))
-        self._json(store.to_json(workload))
+            raise HTTPError(404, apistatus.not_found(kind.plural, params["name"], kind.group))
+        self._json(self.sandbox.workloads.to_json(workload))
 
     def _include_object(self, query: dict[str, list[str]]) -> str:
         return query.get("includeObject", ["Metadata"])[0] or "Metadata"
 
-    def _get_pods(self, *args: Any) -> None:
-        namespace = args[0] if len(args) == 2 else None
-        query: dict[str, list[str]] = args[-1]
+    def _get_pods(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         try:
             labels = parse_label_selector(query.get("labelSelector", [""])[0])
             field_selector = query.get("fieldSelector", [""])[0]
@@ -287,7 +289,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             key = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
             if key not in _POD_FIELDS:
                 raise _bad_request(f'field label not supported: {key}')
-        pods = [p for p in self.sandbox.pods.list(namespace)
+        pods = [p for p in self.sandbox.pods.list(params.get("namespace"))
                 if labels(p.spec.labels) and fields(_pod_fields(p))]
         version = self.sandbox.pods.resource_version
         if self._wants_table():
@@ -301,19 +303,19 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise HTTPError(404, apistatus.not_found("pods", name))
         return pod
 
-    def _get_pod(self, namespace: str, name: str, query: dict[str, list[str]]) -> None:
-        pod = self._pod(namespace, name)
+    def _get_pod(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        pod = self._pod(params["namespace"], params["name"])
         if self._wants_table():
             self._json(pod_table([pod], pod.resource_version, self._include_object(query)))
         else:
             self._json(pod.to_json())
 
-    def _get_log(self, namespace: str, name: str, query: dict[str, list[str]]) -> None:
-        pod = self._pod(namespace, name)
+    def _get_log(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        pod = self._pod(params["namespace"], params["name"])
         self._container(pod, query)
         self._send(200, b"", "text/plain")
 
-    def _get_namespaces(self, query: dict[str, list[str]]) -> None:
+    def _get_namespaces(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         store = self.sandbox.pods
         items = [store.namespace_json(ns) for ns in store.namespaces()]
         if self._wants_table():
@@ -322,8 +324,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._json({"kind": "NamespaceList", "apiVersion": "v1",
                         "metadata": {"resourceVersion": "1"}, "items": items})
 
-    def _get_namespace(self, name: str, query: dict[str, list[str]]) -> None:
-        store = self.sandbox.pods
+    def _get_namespace(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        store, name = self.sandbox.pods, params["name"]
         if name not in store.namespaces():
             raise HTTPError(404, apistatus.not_found("namespaces", name))
         if self._wants_table():
@@ -407,10 +409,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
             stream.run()
         finally:
             self.sandbox.unregister_stream(stream)
-
-
-_GROUPS = {"deployments": "apps", "replicasets": "apps", "statefulsets": "apps",
-           "daemonsets": "apps", "jobs": "batch"}
 
 
 def _pod_fields(pod: Pod) -> dict[str, str]:

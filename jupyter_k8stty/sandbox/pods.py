@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_k8stty.sandbox.resources import kind_named
+
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 IMAGE = "registry.k8s.io/jupyter-k8stty/sandbox:latest"
@@ -233,9 +235,10 @@ class Pod:
             metadata["annotations"] = dict(spec.annotations)
         if spec.owner:
             kind, _, owner_name = spec.owner.partition("/")
-            group = "batch/v1" if kind == "Job" else "apps/v1"
+            owner_kind = kind_named(kind)
             metadata["ownerReferences"] = [{
-                "apiVersion": group, "kind": kind, "name": owner_name,
+                "apiVersion": owner_kind.group_version if owner_kind else "apps/v1",
+                "kind": kind, "name": owner_name,
                 "uid": str(uuid.uuid5(uuid.NAMESPACE_URL,
                                       f"k8stty-sandbox:{spec.namespace}/{kind}/{owner_name}")),
                 "controller": True, "blockOwnerDeletion": True,

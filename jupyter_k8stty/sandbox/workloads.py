@@ -18,18 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_k8stty.exec.kinds import Kind
 from jupyter_k8stty.sandbox.pods import IMAGE, PodSpec, PodStore
-
-#: kind -> (API group, version, plural)
-KINDS: dict[str, tuple[str, str, str]] = {
-    "Deployment": ("apps", "v1", "deployments"),
-    "ReplicaSet": ("apps", "v1", "replicasets"),
-    "StatefulSet": ("apps", "v1", "statefulsets"),
-    "DaemonSet": ("apps", "v1", "daemonsets"),
-    "Job": ("batch", "v1", "jobs"),
-    "Service": ("", "v1", "services"),
-}
-PLURALS = {plural: kind for kind, (_, _, plural) in KINDS.items()}
+from jupyter_k8stty.sandbox.resources import WORKLOAD_KINDS, kind_named
 
 
 def object_uid(namespace: str, kind: str, name: str) -> str:
@@ -46,8 +37,9 @@ class Workload:
     """One workload object.
 
     Attributes:
-        kind: ``Deployment``, ``ReplicaSet``, ``StatefulSet``, ``DaemonSet``, ``Job`` or
-            ``Service``.
+        kind: a kind of :data:`~jupyter_k8stty.sandbox.resources.WORKLOAD_KINDS`
+            (``Deployment``, ``ReplicaSet``, ``StatefulSet``, ``DaemonSet``, ``Job``,
+            ``Service``).
         name: the object's name.
         namespace: its namespace.
         selector: ``spec.selector.matchLabels`` (a service's plain ``spec.selector``).
@@ -72,8 +64,9 @@ class Workload:
     age: float = 3600.0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {self.kind!r}")
+        if kind_named(self.kind) not in WORKLOAD_KINDS:
+            names = sorted(k.kind for k in WORKLOAD_KINDS)
+            raise ValueError(f"kind must be one of {names}, got {self.kind!r}")
         for pod in self.pods:
             if pod.namespace != self.namespace:
                 raise ValueError(f"pod {pod.name} is not in namespace {self.namespace}")
@@ -84,15 +77,21 @@ class Workload:
         return object_uid(self.namespace, self.kind, self.name)
 
     @property
+    def kind_info(self) -> Kind:
+        """The kind's API facts (group, version, plural) from the kind registry."""
+        kind = kind_named(self.kind)
+        assert kind is not None  # checked in __post_init__
+        return kind
+
+    @property
     def plural(self) -> str:
         """The resource name in URLs."""
-        return KINDS[self.kind][2]
+        return self.kind_info.plural
 
     @property
     def api_version(self) -> str:
         """``apps/v1``, ``batch/v1`` or ``v1``."""
-        group, version, _ = KINDS[self.kind]
-        return f"{group}/{version}" if group else version
+        return self.kind_info.group_version
 
 
 def _pod_hash(name: str) -> str:
@@ -266,8 +265,10 @@ class WorkloadStore:
             metadata["labels"] = dict(workload.labels)
         if workload.owner:
             kind, _, owner_name = workload.owner.partition("/")
+            owner_kind = kind_named(kind)
             metadata["ownerReferences"] = [{
-                "apiVersion": "apps/v1", "kind": kind, "name": owner_name,
+                "apiVersion": owner_kind.group_version if owner_kind else "apps/v1",
+                "kind": kind, "name": owner_name,
                 "uid": object_uid(workload.namespace, kind, owner_name),
                 "controller": True, "blockOwnerDeletion": True,
             }]
@@ -361,14 +362,11 @@ class WorkloadStore:
                                "collisionCount": 0})
             else:
                 status["fullyLabeledReplicas"] = len(pods)
-        group, version, _ = KINDS[workload.kind]
-        return {"kind": workload.kind, "apiVersion": f"{group}/{version}",
+        return {"kind": workload.kind, "apiVersion": workload.api_version,
                 "metadata": metadata, "spec": spec, "status": status}
 
-    def list_json(self, plural: str, items: Iterable[Workload]) -> dict[str, Any]:
-        """Return the ``...List`` object for ``items``."""
-        kind = PLURALS[plural]
-        group, version, _ = KINDS[kind]
-        return {"kind": f"{kind}List", "apiVersion": f"{group}/{version}" if group else version,
+    def list_json(self, kind: Kind, items: Iterable[Workload]) -> dict[str, Any]:
+        """Return the ``...List`` object of ``kind`` for ``items``."""
+        return {"kind": f"{kind.kind}List", "apiVersion": kind.group_version,
                 "metadata": {"resourceVersion": str(self._pods.resource_version)},
                 "items": [self.to_json(w) for w in items]}
