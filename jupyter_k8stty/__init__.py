@@ -12,8 +12,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import ApiError, ConfigError, ExecError, ExecTimeout, K8sTTYError, StreamError
-from .exec import DEFAULT_SHELL, ExecResult, ExecSession, FanoutResults, PodResult, run, run_many
+from .errors import (
+    ApiError,
+    ArgumentError,
+    ConfigError,
+    ExecError,
+    ExecTimeout,
+    K8sTTYError,
+    StreamError,
+    TargetError,
+)
+from .exec import (
+    DEFAULT_SHELL,
+    ExecResult,
+    ExecSession,
+    ExecTarget,
+    FanoutResults,
+    PodResult,
+    run,
+    run_many,
+)
 from .transfer import CopyError, copy_from, copy_to
 
 if TYPE_CHECKING:
@@ -24,16 +42,19 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_SHELL",
     "ApiError",
+    "ArgumentError",
     "ConfigError",
     "CopyError",
     "ExecError",
     "ExecResult",
     "ExecSession",
+    "ExecTarget",
     "ExecTimeout",
     "FanoutResults",
     "K8sTTYError",
     "PodResult",
     "StreamError",
+    "TargetError",
     "Terminal",
     "copy_from",
     "copy_to",

@@ -29,7 +29,17 @@ class ApiError(K8sTTYError):
         self.reason = reason
 
 
-class TargetError(K8sTTYError, ValueError):
+class ArgumentError(K8sTTYError, ValueError, TypeError):
+    """An invalid argument, rejected before any request: one line says which and why.
+
+    An empty command or one given as a string, a NUL byte, a timeout that is not a
+    positive finite number, a size out of range, text that cannot be encoded. It is a
+    ``ValueError`` (and, for arguments of the wrong type, a ``TypeError``) too, so
+    ``except ValueError`` keeps working.
+    """
+
+
+class TargetError(ArgumentError):
     """An invalid target, rejected before any request.
 
     A malformed pod or workload name, an unknown kind, a bad namespace or label
@@ -42,7 +52,17 @@ class StreamError(K8sTTYError):
 
 
 class ExecTimeout(K8sTTYError, TimeoutError):
-    """The command did not finish within the allowed time."""
+    """The command did not finish within the allowed time; the remote process was ended.
+
+    Attributes:
+        stdout: the output kept until the deadline (bounded by ``max_output``).
+        stderr: likewise for stderr.
+    """
+
+    def __init__(self, message: str, *, stdout: bytes = b"", stderr: bytes = b""):
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 class ExecError(K8sTTYError):

@@ -11,7 +11,7 @@ import pytest
 
 from jupyter_k8stty import ConfigError, run
 from jupyter_k8stty.exec.client import load_cluster_config
-from jupyter_k8stty.exec.targets import resolve_pods
+from jupyter_k8stty.exec.resolve import resolve_pods
 from jupyter_k8stty.sandbox import PodSpec, Sandbox
 
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from jupyter_k8stty import ExecError, ExecResult, FanoutResults, K8sTTYError, PodResult, run_many
-from jupyter_k8stty.exec.fanout import Fanout, is_selector, split_pods
+from jupyter_k8stty.exec.fanout import Fanout
+from jupyter_k8stty.exec.fanout_targets import is_selector, split_pods
 from jupyter_k8stty.sandbox.pods import PodSpec
 from jupyter_k8stty.sandbox.server import Sandbox
 

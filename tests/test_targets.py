@@ -9,7 +9,8 @@ import pytest
 
 from jupyter_k8stty import ApiError, ExecSession, run
 from jupyter_k8stty.errors import TargetError
-from jupyter_k8stty.exec.targets import PodRef, most_active, parse_target, resolve_pods
+from jupyter_k8stty.exec.kinds import parse_target
+from jupyter_k8stty.exec.resolve import PodRef, most_active, resolve_pods
 from jupyter_k8stty.sandbox import PodSpec, Sandbox
 from jupyter_k8stty.sandbox import workloads as wl
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import time
 from urllib.parse import quote, urlencode, urlparse, urlunparse
 
 import websocket
@@ -20,10 +21,11 @@ from kubernetes.client import Configuration
 from kubernetes.stream import ws_client
 
 from ..errors import ApiError
+from .api import DEFAULT_CONNECT_TIMEOUT, Headers, refusal
+from .client import ClusterConfig
 from .protocol import CLIENT_PROTOCOLS
 
-#: Seconds to wait for TCP connect, TLS and the upgrade answer.
-DEFAULT_CONNECT_TIMEOUT: float = 10.0
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "exec_url", "open_exec_websocket"]
 
 
 def exec_url(
@@ -95,7 +97,7 @@ def _ssl_options(configuration: Configuration, url: str) -> dict:
 
 
 def open_exec_websocket(
-    configuration: Configuration,
+    cluster: ClusterConfig,
     namespace: str,
     pod: str,
     command: list[str],
@@ -103,29 +105,40 @@ def open_exec_websocket(
     container: str | None = None,
     tty: bool = True,
     stdin: bool = True,
+    headers: Headers = (),
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    deadline: float | None = None,
 ) -> websocket.WebSocket:
     """Perform the exec handshake and return the open websocket.
 
     The socket is left in blocking mode (no timeout): the session's reader thread
     blocks on it. ``ws.subprotocol`` names the negotiated protocol (v5 or v4).
+    ``headers`` (impersonation) are sent with the upgrade request. Each step (TCP,
+    TLS, the upgrade answer) waits at most ``connect_timeout`` seconds, and no longer
+    than ``deadline`` (a ``time.monotonic()`` time) allows.
 
     Raises:
         ApiError: the server refused (``status`` is the HTTP code, the message is the
             server's own) or could not be reached (``status`` is ``None``).
     """
+    configuration = cluster.configuration
     url = exec_url(
         configuration.host, namespace, pod, command, container=container, tty=tty, stdin=stdin
     )
+    timeout = connect_timeout
+    if deadline is not None:
+        timeout = min(timeout, deadline - time.monotonic())
+        if timeout <= 0:
+            raise ApiError(f"timed out before connecting to pod {namespace}/{pod}", status=None)
     ws = websocket.WebSocket(
         sslopt=_ssl_options(configuration, url),
         skip_utf8_validation=True,  # frames are binary; never validate text on the hot path
         enable_multithread=True,  # serialises sends: stdin, resize, pings and pongs share it
     )
     options: dict = {
-        "header": _auth_headers(configuration),
+        "header": _auth_headers(configuration) + [f"{name}: {value}" for name, value in headers],
         "subprotocols": list(CLIENT_PROTOCOLS),
-        "timeout": connect_timeout,
+        "timeout": timeout,
     }
     if configuration.proxy or getattr(configuration, "proxy_headers", None):
         options = ws_client.websocket_proxycare(options, configuration, url, None)
@@ -133,7 +146,7 @@ def open_exec_websocket(
     try:
         ws.connect(url, **options)
     except websocket.WebSocketBadStatusException as exc:
-        raise _refusal(exc, configuration.host, where) from None
+        raise _refusal(exc, cluster, where) from None
     except ssl.SSLCertVerificationError as exc:
         raise ApiError(
             f"TLS verification of the API server {configuration.host} failed: "
@@ -151,25 +164,12 @@ def open_exec_websocket(
     return ws
 
 
-def _refusal(exc: websocket.WebSocketBadStatusException, host: str, where: str) -> ApiError:
-    status = exc.status_code
+def _refusal(exc: websocket.WebSocketBadStatusException, cluster: ClusterConfig, where: str) -> ApiError:
     body = getattr(exc, "resp_body", None) or b""
-    reason = None
-    message = None
     try:
         parsed = json.loads(body)
-        if isinstance(parsed, dict):
-            message = parsed.get("message")
-            reason = parsed.get("reason")
     except (ValueError, TypeError):
         text = body.decode("utf-8", "replace").strip() if isinstance(body, bytes) else str(body)
-        message = text.splitlines()[0][:300] if text else None
-    if status == 401:
-        text = f"the API server {host} rejected the credentials (401 Unauthorized)"
-    elif status == 403:
-        text = f"forbidden: you cannot create pods/exec for {where}"
-        if message:
-            text += f": {message}"
-    else:
-        text = message or f"the API server refused exec into {where} (HTTP {status})"
-    return ApiError(text, status=status, reason=reason)
+        parsed = {"message": text.splitlines()[0][:300]} if text else None
+    return refusal(exc.status_code, parsed, server=cluster.server, context=cluster.context,
+                   action=f"create pods/exec for {where}")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import ExecError, ExecTimeout, StreamError
+from typing_extensions import Unpack
+
+from ..errors import ApiError, ArgumentError, ExecError, ExecTimeout, StreamError
+from .checks import check_command, check_timeout
+from .output import DEFAULT_MAX_OUTPUT, OutputBuffer, describe_cut
 from .protocol import STDOUT_CHANNEL
 from .session import ExecSession
-from .targets import DEFAULT_POD_RUNNING_TIMEOUT
+from .target import ExecTarget, TargetArgs
+
+__all__ = ["DEFAULT_MAX_OUTPUT", "ExecResult", "check_max_output", "run"]
 
 
 @dataclass
@@ -19,10 +25,12 @@ class ExecResult:
     Attributes:
         command: the argv that ran.
         exit_code: the command's exit code.
-        stdout: everything it wrote to stdout.
-        stderr: everything it wrote to stderr.
+        stdout: what it wrote to stdout (at most ``max_output`` bytes).
+        stderr: what it wrote to stderr (at most ``max_output`` bytes).
         pod: ``namespace/pod`` it ran in.
         duration: seconds from connecting to the exit status.
+        stdout_dropped: stdout bytes beyond ``max_output``, read and not kept.
+        stderr_dropped: likewise for stderr.
     """
 
     command: list[str]
@@ -31,11 +39,27 @@ class ExecResult:
     stderr: bytes = b""
     pod: str = ""
     duration: float = field(default=0.0, repr=False)
+    stdout_dropped: int = field(default=0, repr=False)
+    stderr_dropped: int = field(default=0, repr=False)
 
     @property
     def ok(self) -> bool:
         """Whether the command exited 0."""
         return self.exit_code == 0
+
+    @property
+    def truncated(self) -> bool:
+        """Whether output was cut at ``max_output``."""
+        return bool(self.stdout_dropped or self.stderr_dropped)
+
+    def cut_notes(self) -> list[str]:
+        """One line per stream that was cut, e.g. ``stdout cut at 64.0 MiB: ...``."""
+        notes = []
+        for stream, kept, dropped in (("stdout", self.stdout, self.stdout_dropped),
+                                      ("stderr", self.stderr, self.stderr_dropped)):
+            if dropped:
+                notes.append(describe_cut(stream, len(kept), dropped))
+        return notes
 
     def check_returncode(self) -> ExecResult:
         """Return ``self``, or raise :class:`ExecError` if the exit code is not 0."""
@@ -44,110 +68,98 @@ class ExecResult:
         return self
 
 
+def check_max_output(value: Any) -> int:
+    """Return ``value`` as a byte count above 0.
+
+    Raises:
+        ArgumentError: not a whole number above 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ArgumentError(f"max_output must be a whole number of bytes above 0, got {value!r}")
+    return value
+
+
 def run(
-    pod: str | None,
+    target: ExecTarget | str | None,
     command: list[str],
     *,
-    namespace: str | None = None,
-    container: str | None = None,
-    stdin: bytes | None = None,
+    stdin: bytes | str | None = None,
     timeout: float | None = None,
-    context: str | None = None,
-    kubeconfig: str | None = None,
-    selector: str | None = None,
-    pod_running_timeout: float = DEFAULT_POD_RUNNING_TIMEOUT,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    **where: Unpack[TargetArgs],
 ) -> ExecResult:
-    r"""Run ``command`` in ``pod`` without a TTY and return its output and exit code.
+    r"""Run ``command`` in a pod without a TTY and return its output and exit code.
 
     Stdout and stderr are kept apart. A non-zero exit is not an exception: call
     :meth:`ExecResult.check_returncode` for that.
 
     Args:
-        pod: a pod name or a target kubectl accepts: ``pod/NAME``, ``deploy/NAME``,
-            ``sts/NAME``, ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME`` (one pod is
-            picked the way ``kubectl exec`` does); ``None`` with ``selector``.
+        target: an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or a pod name or a
+            target kubectl accepts (``pod/NAME``, ``deploy/NAME``, ``sts/NAME``,
+            ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME``: one pod is picked the way
+            ``kubectl exec`` does); ``None`` with ``selector=``.
         command: argv list (never a shell string: nothing is spliced into a shell).
-        namespace: defaults to the context's namespace.
-        container: defaults to the ``kubectl.kubernetes.io/default-container``
-            annotation, else the pod's first container.
-        stdin: bytes fed to the command, then stdin is closed (needs protocol v5).
-        timeout: seconds before the command is abandoned; ``None`` waits forever.
-        context: kubeconfig context.
-        kubeconfig: kubeconfig path(s).
-        selector: a label selector instead of ``pod`` (the most active matching pod).
-        pod_running_timeout: seconds to wait for a Pending pod to run.
+        stdin: bytes (``str`` is UTF-8 encoded) fed to the command, then stdin is closed
+            (needs protocol v5).
+        timeout: seconds for everything (lookups, connecting, the command); then the
+            remote process is ended and :class:`ExecTimeout` raised. ``None`` waits forever.
+        max_output: bytes kept per stream; what comes after is read and dropped
+            (:attr:`ExecResult.truncated`).
+        **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
+            ``container``, ``selector``, ``context``, ``kubeconfig``, ``impersonate``,
+            ``impersonate_groups``, ``pod_running_timeout``).
 
     Returns:
         The :class:`ExecResult`.
 
     Raises:
+        ArgumentError: an invalid command, timeout or limit (before any request).
         ApiError: the API server refused or could not be reached.
         StreamError: the stream failed before an exit status arrived.
-        ExecTimeout: ``timeout`` passed first.
+        ExecTimeout: ``timeout`` passed first (it carries the output kept so far).
 
     Example:
         >>> run("web-0", ["sh", "-c", "echo hi"]).stdout
         b'hi\n'
     """
-    if isinstance(command, str):
-        raise TypeError("command must be a list of arguments, e.g. ['ls', '-l'], not a string")
-    stdout: list[bytes] = []
-    stderr: list[bytes] = []
-    session = ExecSession(
-        pod,
-        list(command),
-        namespace=namespace,
-        container=container,
-        tty=False,
-        stdin=stdin is not None,
-        context=context,
-        kubeconfig=kubeconfig,
-        selector=selector,
-        pod_running_timeout=pod_running_timeout,
-    )
-
-    def collect(channel: int, data: bytes) -> None:
-        (stdout if channel == STDOUT_CHANNEL else stderr).append(data)
-
-    session.on_output(collect)
+    command = check_command(command)
+    timeout = check_timeout(timeout)
+    limit = check_max_output(max_output)
+    if isinstance(stdin, str):
+        stdin = stdin.encode("utf-8")
+    stdout, stderr = OutputBuffer(limit), OutputBuffer(limit)
+    session = ExecSession(target, command, tty=False, stdin=stdin is not None, **where)
+    session.on_output(lambda channel, data: (stdout if channel == STDOUT_CHANNEL else stderr).add(data))
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
-    session.start()
+    try:
+        session.start(deadline=deadline)
+    except ApiError as exc:
+        if deadline is not None and time.monotonic() >= deadline - 0.05:  # cut short by the deadline
+            raise ExecTimeout(f"{command!r} in {session.name} did not start within {timeout:g} s: "
+                              f"{exc}") from None
+        raise
     try:
         if stdin is not None:
-            _feed(session, stdin, deadline)
+            session.feed(stdin)
         exit_code = session.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
     finally:
         if not session.done:
-            session.close()
-    if session.status == "closed":
-        raise ExecTimeout(f"{command!r} in {session.name} did not finish within {timeout:g} s")
+            session.close()  # on timeout or interrupt: ends the remote process
+    if session.status == "closed" and session.feed_error is None:
+        kept = f"{stdout.kept} bytes of stdout and {stderr.kept} of stderr kept"
+        raise ExecTimeout(f"{command!r} in {session.name} did not finish within {timeout:g} s; "
+                          f"the session was closed ({kept})", stdout=stdout.value(), stderr=stderr.value())
     if exit_code is None:
-        raise StreamError(session.error or f"the exec stream into {session.name} ended without a status")
+        raise StreamError(session.feed_error or session.error
+                          or f"the exec stream into {session.name} ended without a status")
     return ExecResult(
-        command=list(command),
+        command=command,
         exit_code=exit_code,
-        stdout=b"".join(stdout),
-        stderr=b"".join(stderr),
+        stdout=stdout.value(),
+        stderr=stderr.value(),
         pod=session.name,
         duration=time.monotonic() - started,
+        stdout_dropped=stdout.dropped,
+        stderr_dropped=stderr.dropped,
     )
-
-
-def _feed(session: ExecSession, data: bytes, deadline: float | None) -> None:
-    """Write ``data`` then close stdin, on a helper thread so a timeout still applies."""
-    failure: list[BaseException] = []
-
-    def feed() -> None:
-        try:
-            session.write(data)
-            session.close_stdin()
-        except StreamError as exc:
-            if not session.done:
-                failure.append(exc)
-
-    writer = threading.Thread(target=feed, name=f"k8stty-stdin-{session.name}", daemon=True)
-    writer.start()
-    writer.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-    if failure:
-        raise failure[0]

@@ -23,12 +23,16 @@ import time
 from collections.abc import Callable
 
 import websocket
+from typing_extensions import Unpack
 
-from ..errors import K8sTTYError, StreamError
+from ..errors import K8sTTYError, StreamError, one_line
 from . import protocol
-from .client import load_cluster_config
-from .connect import DEFAULT_CONNECT_TIMEOUT, open_exec_websocket
-from .targets import DEFAULT_POD_RUNNING_TIMEOUT, parse_target, resolve_pods
+from .api import DEFAULT_CONNECT_TIMEOUT
+from .checks import check_command, check_size, check_timeout
+from .connect import open_exec_websocket
+from .keepalive import Keepalive
+from .status import SessionStatus
+from .target import ExecTarget, TargetArgs
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -50,6 +54,12 @@ DEFAULT_KEEPALIVE_TIMEOUT: float = 30.0
 OutputCallback = Callable[[int, bytes], None]
 ExitCallback = Callable[["ExecSession"], None]
 
+#: Seconds ``close()`` lets the websocket close frame go out before dropping the socket
+#: (the frame waits behind a writer blocked on a full stdin).
+CLOSE_GRACE: float = 0.25
+#: Seconds a stdin feeder waits, after a failed write, for the command's own exit.
+FEED_GRACE: float = 5.0
+
 
 class _Cancelled(Exception):
     """The session was closed while waiting for its pod."""
@@ -59,17 +69,13 @@ class ExecSession:
     """An exec stream into one container of a pod.
 
     Args:
-        pod: the target: a pod name, ``pod/NAME``, or a workload (``deploy/web``,
-            ``sts/db``, ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME``) resolved to
-            one pod the way ``kubectl exec`` does; ``None`` with ``selector``.
+        target: where to exec: an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or a
+            pod name or ``KIND/NAME`` (``deploy/web``, ``sts/db`` ...: one pod is picked
+            the way ``kubectl exec`` does) with the other
+            :class:`~jupyter_k8stty.exec.target.TargetArgs` in ``where``.
         command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`).
-        namespace: defaults to the context's namespace, else ``default``.
-        container: defaults to the ``kubectl.kubernetes.io/default-container``
-            annotation, else the pod's first container (see :attr:`note`).
         tty: allocate a TTY (stderr then arrives merged into stdout).
         stdin: attach stdin.
-        context: kubeconfig context; defaults to the current one.
-        kubeconfig: kubeconfig path(s); defaults to ``KUBECONFIG`` or ``~/.kube/config``.
         rows: initial terminal height, sent as a resize right after connecting.
         cols: initial terminal width.
         flow_window: when set, the reader stops reading the socket while more than this
@@ -81,10 +87,11 @@ class ExecSession:
         connect_timeout: seconds for TCP, TLS and the upgrade.
         keepalive: seconds of silence before a ping; ``0`` disables keepalive.
         keepalive_timeout: seconds without any answer after a ping before giving up.
-        selector: a label selector instead of ``pod``; the most active matching pod is used.
-        pod_running_timeout: seconds to wait for a Pending pod (status ``waiting``).
-        resolve: ``False`` skips the preflight GET: ``pod`` must be a pod name, the server
+        resolve: ``False`` skips the preflight GET: the target must name a pod, the server
             picks the container, errors come from the exec request itself.
+        **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
+            ``container``, ``selector``, ``context``, ``kubeconfig``, ``impersonate``,
+            ``impersonate_groups``, ``pod_running_timeout``).
 
     Example:
         >>> s = ExecSession("web-0", ["sh", "-c", "echo hi; exit 3"], tty=False)
@@ -95,15 +102,11 @@ class ExecSession:
 
     def __init__(
         self,
-        pod: str,
+        target: ExecTarget | str | None = None,
         command: list[str] | None = None,
         *,
-        namespace: str | None = None,
-        container: str | None = None,
         tty: bool = True,
         stdin: bool = True,
-        context: str | None = None,
-        kubeconfig: str | None = None,
         rows: int | None = None,
         cols: int | None = None,
         flow_window: int | None = None,
@@ -111,38 +114,35 @@ class ExecSession:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         keepalive: float = DEFAULT_KEEPALIVE,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
-        selector: str | None = None,
-        pod_running_timeout: float = DEFAULT_POD_RUNNING_TIMEOUT,
         resolve: bool = True,
+        **where: Unpack[TargetArgs],
     ):
-        if isinstance(command, str):
-            raise TypeError("command must be a list of arguments, not a string")
-        parsed = parse_target(pod, selector)  # ValueError before any request
-        #: The target as given (``deploy/web``, a pod name, or the selector).
-        self.target = pod if pod else f"-l {selector}"
-        self.selector = selector
-        self.pod = parsed.name if parsed.kind.plural == "pods" and parsed.name else (pod or "")
-        self.pod_running_timeout = pod_running_timeout
-        self.resolve = resolve or parsed.name is None or parsed.kind.plural != "pods"
+        #: Where to exec, as given (before resolution to a pod).
+        self.target: ExecTarget = ExecTarget.of(target, **where)  # TargetError before any request
+        #: The argv that runs.
+        self.command: list[str] = check_command(command) if command is not None else list(DEFAULT_SHELL)
+        self.pod: str = self.target.pod or str(self.target.name or f"-l {self.target.selector}")
+        #: Resolved namespace (the target's, or the context's once started).
+        self.namespace: str | None = self.target.namespace
+        #: Resolved container (the target's, or the pod's default once started).
+        self.container: str | None = self.target.container
+        self.resolve = resolve or not self.target.parsed.is_pod
         #: How the container was chosen when the pod has several, e.g.
         #: ``Defaulted container "main" out of: main, sidecar``; else ``None``.
         self.note: str | None = None
         #: While waiting for a pod to run: ``Pending`` or why its container is not running.
         self.phase_note: str | None = None
+        #: Why feeding stdin failed while the command still ran (see :meth:`feed`).
+        self.feed_error: str | None = None
         self._wait_callbacks: list[ExitCallback] = []
-        self.command: list[str] = list(command) if command else list(DEFAULT_SHELL)
-        self.namespace = namespace
-        self.container = container
         self.tty = tty
         self.stdin = stdin
-        self.context = context
-        self.kubeconfig = kubeconfig
         self._flow_window = flow_window
         self.receive_buffer = receive_buffer
-        self.connect_timeout = connect_timeout
+        self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
         self.keepalive = keepalive
         self.keepalive_timeout = keepalive_timeout
-        self._initial_size = (rows, cols) if rows and cols else None
+        self._initial_size = check_size(rows, cols) if rows is not None and cols is not None else None
         self._size: tuple[int, int] | None = None
 
         #: Negotiated subprotocol (``v5.channel.k8s.io`` or ``v4.channel.k8s.io``).
@@ -152,7 +152,7 @@ class ExecSession:
         #: A one-line message when the session failed; ``None`` otherwise.
         self.error: str | None = None
 
-        self._status = "new"
+        self._status: SessionStatus = "new"
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._ws: websocket.WebSocket | None = None
@@ -171,7 +171,7 @@ class ExecSession:
     # -- state ---------------------------------------------------------------------------
 
     @property
-    def status(self) -> str:
+    def status(self) -> SessionStatus:
         """The session state.
 
         ``new``, ``connecting``, ``waiting`` (for a Pending pod, see :attr:`phase_note`),
@@ -251,48 +251,45 @@ class ExecSession:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> ExecSession:
-        """Connect and start the reader thread; returns ``self``.
+    def start(self, *, deadline: float | None = None) -> ExecSession:
+        """Resolve the target, connect and start the reader thread; returns ``self``.
 
-        Blocks for the handshake (bounded by ``connect_timeout``).
+        Blocks for the lookups and the handshake, bounded by ``connect_timeout`` per
+        step and, when given, by ``deadline`` (a ``time.monotonic()`` time) in all.
 
         Raises:
             ConfigError: no usable cluster configuration.
-            ApiError: the API server refused (no such pod or container, forbidden, ...)
-                or could not be reached.
+            ApiError: the API server refused (no such pod or container, forbidden, ...),
+                could not be reached, or did not answer before the deadline.
         """
         with self._lock:
             if self._status != "new":
                 raise RuntimeError(f"session already started ({self._status})")
             self._status = "connecting"
         try:
-            cluster = load_cluster_config(context=self.context, kubeconfig=self.kubeconfig)
-            self.namespace = self.namespace or cluster.namespace
+            cluster = self.target.cluster()
+            self.namespace = self.target.namespace_in(cluster)
             if self.resolve:
-                ref = resolve_pods(
-                    None if self.selector else self.target,
-                    selector=self.selector,
-                    namespace=self.namespace,
-                    container=self.container,
-                    cluster=cluster,
-                    pod_running_timeout=self.pod_running_timeout,
-                    on_wait=self._waiting,
-                    connect_timeout=self.connect_timeout,
-                )[0]
+                ref = self.target.resolve(on_wait=self._waiting, connect_timeout=self.connect_timeout,
+                                          deadline=deadline)[0]
                 self.pod, self.container, self.note = ref.name, ref.container, ref.note
                 self.phase_note = None
                 with self._lock:
                     if self._status == "waiting":
                         self._status = "connecting"
+            if self._closing:
+                raise _Cancelled
             ws = open_exec_websocket(
-                cluster.configuration,
+                cluster,
                 self.namespace,
                 self.pod,
                 self.command,
                 container=self.container,
                 tty=self.tty,
                 stdin=self.stdin,
+                headers=self.target.headers,
                 connect_timeout=self.connect_timeout,
+                deadline=deadline,
             )
         except _Cancelled:
             self._finish("closed")
@@ -313,6 +310,7 @@ class ExecSession:
                 self._status = "connected"
         if closed_meanwhile:
             self._shutdown_socket()
+            self._finish("closed")
             return self
         self._last_frame = time.monotonic()
         label = f"{self.namespace}/{self.pod}"
@@ -323,10 +321,11 @@ class ExecSession:
         if self._initial_size:
             self.resize(*self._initial_size)
         if self.keepalive and self.keepalive > 0:
-            self._keepalive_thread = threading.Thread(
-                target=self._keepalive_loop, name=f"k8stty-keepalive-{label}", daemon=True
-            )
-            self._keepalive_thread.start()
+            self._keepalive_thread = Keepalive(
+                label, interval=self.keepalive, timeout=self.keepalive_timeout, done=self._done,
+                last_frame=lambda: self._last_frame, paused=lambda: self._paused,
+                ping=self._ping, fail=self._fail,
+            ).start().thread
         return self
 
     def wait(self, timeout: float | None = None) -> int | None:
@@ -343,7 +342,9 @@ class ExecSession:
         """End the session: send a websocket close and drop the connection.
 
         The server then hangs up the process (a TTY shell gets SIGHUP). Safe to call
-        from any thread, more than once, and before :meth:`start` finished.
+        from any thread, more than once, and before :meth:`start` finished. Returns
+        within about a second whatever the pod does: a writer blocked on a full stdin
+        fails with :class:`StreamError` once the socket is dropped.
         """
         with self._lock:
             if self._closing or self._done.is_set():
@@ -353,16 +354,26 @@ class ExecSession:
         with self._flow:
             self._flow.notify_all()
         if ws is None:
-            self._finish("closed")
-            return
+            if self._status == "new":
+                self._finish("closed")
+            return  # start() sees _closing and finishes as closed
+        # The close frame waits for the websocket's send lock, which a writer blocked on
+        # a full stdin holds: give it a moment on its own thread, then drop the socket.
+        sender = threading.Thread(target=self._send_close, args=(ws,), daemon=True,
+                                  name=f"k8stty-close-{self.name}")
+        sender.start()
+        sender.join(CLOSE_GRACE)
+        self._shutdown_socket()
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=1.0)
+        self._finish("closed")
+
+    @staticmethod
+    def _send_close(ws: websocket.WebSocket) -> None:
         try:
             ws.send_close()
         except Exception:  # the peer may already be gone; dropping the socket is what matters
             pass
-        self._shutdown_socket()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(timeout=5)
-        self._finish("closed")
 
     def __enter__(self) -> ExecSession:
         return self if self._status != "new" else self.start()
@@ -388,7 +399,13 @@ class ExecSession:
             self._send(ws, protocol.encode_frame(protocol.STDIN_CHANNEL, chunk))
 
     def resize(self, rows: int, cols: int) -> None:
-        """Tell the pod's TTY its new size. Repeated identical sizes are not resent."""
+        """Tell the pod's TTY its new size. Repeated identical sizes are not resent.
+
+        Raises:
+            ArgumentError: a size out of range.
+            StreamError: the session is not connected.
+        """
+        rows, cols = check_size(rows, cols)
         payload = protocol.encode_resize(rows, cols)
         with self._lock:
             if self._ws is None and self._status in ("new", "connecting"):
@@ -414,6 +431,32 @@ class ExecSession:
                 "(Kubernetes 1.30+ offers v5)"
             )
         self._send(ws, protocol.encode_close(protocol.STDIN_CHANNEL))
+
+    def feed(self, data: bytes) -> threading.Thread:
+        """Write ``data``, then close stdin, on a helper thread; return that thread.
+
+        The one way ``run``, fan-out and ``%%k8sexec`` feed a command its input: the pod
+        may not read at once (or ever), so the caller's thread stays free to keep its
+        deadline. If feeding fails while the command still runs (for example on a v4-only
+        server, which cannot close stdin), :attr:`feed_error` says why and the session is
+        closed, since the command would wait for the end of its input forever. A command
+        that exits before reading all its input is not a failure.
+        """
+
+        def feed() -> None:
+            try:
+                self.write(data)
+                self.close_stdin()
+            except StreamError as exc:
+                if self.protocol == protocol.V5_PROTOCOL and not self._closing:
+                    self.wait(FEED_GRACE)  # the exit status may be on its way
+                if not self.done and not self._closing:
+                    self.feed_error = one_line(exc)
+                    self.close()
+
+        thread = threading.Thread(target=feed, name=f"k8stty-stdin-{self.name}", daemon=True)
+        thread.start()
+        return thread
 
     def acknowledge(self, nbytes: int) -> None:
         """Mark ``nbytes`` of delivered output as consumed (flow control)."""
@@ -506,41 +549,10 @@ class ExecSession:
         # Time spent paused is not silence from the peer.
         self._last_frame = time.monotonic()
 
-    def _keepalive_loop(self) -> None:
-        interval = self.keepalive
-        pinged_at: float | None = None
-        pinger: threading.Thread | None = None
-        while not self._done.wait(min(interval, self.keepalive_timeout) / 2):
-            if self._paused:
-                pinged_at = None
-                continue
-            now = time.monotonic()
-            if pinged_at is not None and self._last_frame < pinged_at:
-                if now - pinged_at >= self.keepalive_timeout:
-                    log.warning("no answer from %s for %.0f s after a ping", self.name, now - pinged_at)
-                    self._fail(
-                        f"the connection to {self.name} is dead: no answer to a keepalive ping "
-                        f"within {self.keepalive_timeout:g} s"
-                    )
-                    return
-                continue
-            if now - self._last_frame >= interval:
-                ws = self._ws
-                if ws is None:
-                    continue
-                # The deadline runs from the attempt: against a peer that reads nothing
-                # the ping itself can block (behind a stuck stdin write, or in a full
-                # send buffer), so it is sent from a short-lived thread and this one
-                # keeps the time. Closing the socket releases a stuck ping.
-                pinged_at = time.monotonic()
-                if pinger is None or not pinger.is_alive():
-                    pinger = threading.Thread(target=self._ping, args=(ws,),
-                                              name=f"k8stty-ping-{self.name}", daemon=True)
-                    pinger.start()
-            else:
-                pinged_at = None
-
-    def _ping(self, ws: websocket.WebSocket) -> None:
+    def _ping(self) -> None:
+        ws = self._ws
+        if ws is None:
+            return
         try:
             ws.ping()
             self._pings += 1
@@ -571,7 +583,8 @@ class ExecSession:
             except Exception:
                 pass
 
-    def _finish(self, status: str, *, exit_code: int | None = None, error: str | None = None) -> None:
+    def _finish(self, status: SessionStatus, *, exit_code: int | None = None,
+                error: str | None = None) -> None:
         with self._lock:
             if self._done.is_set():
                 return

@@ -23,17 +23,11 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..errors import ExecError, ExecTimeout, K8sTTYError, StreamError, one_line
-from ..exec.fanout import (
-    DEFAULT_MAX_PARALLEL,
-    Fanout,
-    FanoutResults,
-    PodResult,
-    feed_in_background,
-    is_workload_target,
-)
+from ..exec.fanout import DEFAULT_MAX_PARALLEL, Fanout, FanoutResults, PodResult
+from ..exec.fanout_targets import is_workload_target
 from ..exec.protocol import STDOUT_CHANNEL
 from ..exec.session import ExecSession
-from ..exec.targets import DEFAULT_POD_RUNNING_TIMEOUT
+from ..exec.target import DEFAULT_POD_RUNNING_TIMEOUT
 from .terminal import _ArgumentParser
 
 #: Interpreters that read a program from stdin with ``-`` rather than ``-s``.
@@ -187,11 +181,10 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
         raise
     if session.note:
         _print_err(session.note)
-    feed_errors: list[str] = []
     timed_out = False
     try:
         if session.status == "connected":
-            feed_errors = feed_in_background(session, script)
+            session.feed(script)
         while True:
             wait = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
             try:
@@ -224,7 +217,7 @@ def _run_single(shell: Any, args: Any, command: list[str], script: bytes) -> Non
         _print_err(message)
         return None
     if session.status != "exited":
-        reason = feed_errors[0] if feed_errors else session.error or f"the session {session.status}"
+        reason = session.feed_error or session.error or f"the session {session.status}"
         message = f"%%k8sexec: {one_line(reason)}"
         if args.raise_error:
             raise StreamError(message)

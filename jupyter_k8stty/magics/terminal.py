@@ -158,7 +158,7 @@ def complete_line(line: str) -> list[str]:
     names come from the current context (or ``--context``/``--kubeconfig``/``-n`` on
     the line) and are cached for :data:`COMPLETION_TTL` seconds.
     """
-    from ..exec.targets import list_namespaces, list_pods
+    from ..exec.resolve import list_namespaces, list_pods
 
     text = line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
     ends_with_space = line.endswith((" ", "\t"))

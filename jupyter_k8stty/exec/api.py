@@ -1,0 +1,160 @@
+"""Talking to the API server: one cached client per configuration, GETs, and error texts.
+
+All lookups are plain GETs through one ``ApiClient`` per loaded cluster
+configuration, with a connect timeout, so an unreachable cluster fails fast.
+:func:`refusal` is the one place an HTTP refusal (401, 403, 404 ...) becomes the
+message a user reads, for lookups and for the exec upgrade alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from urllib3 import HTTPHeaderDict
+
+from ..errors import ApiError
+from .client import ClusterConfig
+
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "READ_TIMEOUT", "api_get", "refusal", "release_connections"]
+
+#: Seconds to wait for TCP connect, TLS and the upgrade answer.
+DEFAULT_CONNECT_TIMEOUT: float = 10.0
+#: Seconds to wait for an answer once connected (GETs are small).
+READ_TIMEOUT: float = 30.0
+
+#: Extra request headers, as ``(name, value)`` pairs; a name may repeat.
+Headers = Sequence[tuple[str, str]]
+
+_clients: dict[int, tuple[ClusterConfig, k8s_client.ApiClient]] = {}
+_clients_lock = threading.Lock()
+
+
+def _api_client(cluster: ClusterConfig) -> k8s_client.ApiClient:
+    """One ``ApiClient`` per loaded configuration: its connection pool is reused."""
+    key = id(cluster)
+    with _clients_lock:
+        entry = _clients.get(key)
+        if entry is not None and entry[0] is cluster:
+            return entry[1]
+        configuration = copy.copy(cluster.configuration)
+        # Fail fast on an unreachable server: no silent connect retries.
+        configuration.retries = urllib3.Retry(total=2, connect=0, read=0, redirect=2, status=0)
+        api = k8s_client.ApiClient(configuration)
+        _clients[key] = (cluster, api)
+        return api
+
+
+def release_connections(cluster: ClusterConfig) -> None:
+    """Close the idle keep-alive connections to the cluster.
+
+    A resolution reuses one connection for its few GETs, then lets it go, so no socket
+    outlives the work (a closed terminal leaves nothing open). Connections in use by
+    another thread are closed when that request finishes.
+    """
+    with _clients_lock:
+        entry = _clients.get(id(cluster))
+    if entry is not None and entry[0] is cluster:
+        try:
+            entry[1].rest_client.pool_manager.clear()
+        except Exception:  # closing is best effort
+            pass
+
+
+def api_get(
+    cluster: ClusterConfig,
+    path: str,
+    query: list[tuple[str, str]] | None = None,
+    *,
+    headers: Headers = (),
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+) -> tuple[int, Any]:
+    """GET ``path`` on the cluster; return ``(status, parsed JSON or None)``.
+
+    Args:
+        cluster: the loaded configuration (server and credentials).
+        path: the API path, e.g. ``/api/v1/namespaces/default/pods``.
+        query: query parameters.
+        headers: extra headers such as ``Impersonate-User``; a name may repeat.
+        connect_timeout: seconds for TCP and TLS.
+        read_timeout: seconds for the answer once connected.
+
+    Raises:
+        ApiError: the server could not be reached (``status`` ``None``).
+    """
+    api = _api_client(cluster)
+    try:
+        method, url, header_params, body, post = api.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=list(query or []),
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        # param_serialize turns headers into a plain dict; Impersonate-Group may repeat.
+        all_headers = HTTPHeaderDict(header_params)
+        for name, value in headers:
+            all_headers.add(name, value)
+        response = api.call_api(method, url, all_headers, body, post,
+                                _request_timeout=(connect_timeout, read_timeout))
+        response.read()
+    except Exception as exc:  # urllib3/ssl/socket errors, or ApiException(status=0)
+        raise ApiError(
+            f"cannot reach the Kubernetes API server at {cluster.server} "
+            f"(context {cluster.context}): {_reason(exc)}",
+            status=None,
+        ) from None
+    try:
+        parsed = json.loads(response.data) if response.data else None
+    except ValueError:
+        parsed = None
+    return response.status, parsed
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    text = str(reason if reason else exc).strip()
+    if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+        return "timed out"
+    text = re.sub(r"<urllib3\.[^>]*>:?\s*", "", text)
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+def status_fields(body: Any) -> tuple[str | None, str | None]:
+    """``(message, reason)`` of a ``metav1.Status`` body (``None`` for what is missing)."""
+    if isinstance(body, dict):
+        message, reason = body.get("message"), body.get("reason")
+        return (message if isinstance(message, str) else None,
+                reason if isinstance(reason, str) else None)
+    return None, None
+
+
+def refusal(status: int, body: Any, *, server: str, context: str | None, action: str) -> ApiError:
+    """Return the error for an HTTP refusal of ``action`` (``get deployments.apps in namespace x``).
+
+    401 names the server and context (never the credential); 403 says what was not
+    allowed, then the server's own words (which name the user and the missing
+    permission); anything else is the server's message, else the action and the code.
+    """
+    message, reason = status_fields(body)
+    in_context = f" (context {context})" if context else ""
+    if status == 401:
+        who = f" of context {context}" if context else ""
+        return ApiError(
+            f"the API server {server} rejected the credentials{who} (401 Unauthorized): the "
+            "token or certificate is invalid or expired",
+            status=401, reason=reason or "Unauthorized",
+        )
+    if status == 403:
+        text = f"forbidden: you cannot {action}{in_context}"
+        if message:
+            text += f": {message}"
+        return ApiError(text, status=403, reason=reason or "Forbidden")
+    return ApiError(message or f"{action} failed (HTTP {status})", status=status, reason=reason)

@@ -1,0 +1,168 @@
+"""Issue 16 for the exec core: every deadline holds within a second, close never waits on
+the pod, output is bounded, and bad arguments fail at the edge with one line."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+
+import psutil
+import pytest
+
+from jupyter_k8stty import (
+    ApiError,
+    ArgumentError,
+    ExecSession,
+    ExecTarget,
+    ExecTimeout,
+    StreamError,
+    TargetError,
+    run,
+    run_many,
+)
+from jupyter_k8stty.sandbox import Sandbox
+
+SLACK = 1.0  # every deadline holds within a second
+
+
+@pytest.fixture
+def silent_kubeconfig(tmp_path):
+    """A kubeconfig whose server accepts TCP connections and never answers."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        with Sandbox(pods=[]) as sb:
+            path = sb.write_kubeconfig(tmp_path / "kc", server=f"https://127.0.0.1:{silent.getsockname()[1]}")
+        yield path
+
+
+def test_run_timeout_holds_while_the_pod_does_not_read_stdin(kubeconfig):
+    started = time.monotonic()
+    with pytest.raises(ExecTimeout, match="did not finish within 2 s"):
+        run("demo", ["sh", "-c", "sleep 20; wc -c"], stdin=b"z" * 10_000_000, timeout=2,
+            kubeconfig=kubeconfig)
+    assert time.monotonic() - started < 2 + SLACK
+
+
+def test_close_returns_while_a_writer_is_blocked(kubeconfig):
+    s = ExecSession("demo", ["sleep", "30"], tty=False, kubeconfig=kubeconfig).start()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            s.write(b"x" * 20_000_000)  # far more than the socket and pipe buffers hold
+        except StreamError as exc:
+            failures.append(exc)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    time.sleep(0.5)
+    assert writer.is_alive(), "the write should be blocked on the full stdin"
+    started = time.monotonic()
+    s.close()
+    assert time.monotonic() - started < SLACK
+    assert s.status == "closed"
+    writer.join(SLACK)
+    assert not writer.is_alive()
+    assert failures and isinstance(failures[0], StreamError)
+
+
+def test_one_deadline_covers_a_server_that_never_answers(silent_kubeconfig):
+    started = time.monotonic()
+    with pytest.raises(ExecTimeout, match="did not start within 2 s"):
+        run("demo", ["true"], timeout=2, kubeconfig=silent_kubeconfig)
+    assert time.monotonic() - started < 2 + SLACK
+    # the exec upgrade itself (no lookup first)
+    started = time.monotonic()
+    session = ExecSession("demo", ["true"], kubeconfig=silent_kubeconfig, resolve=False)
+    with pytest.raises(ApiError, match="timed out"):
+        session.start(deadline=time.monotonic() + 2)
+    assert time.monotonic() - started < 2 + SLACK
+    assert session.status == "error"
+
+
+def test_run_many_deadline_covers_connecting(silent_kubeconfig):
+    started = time.monotonic()
+    results = run_many(["a", "b", "c"], ["true"], timeout=2, kubeconfig=silent_kubeconfig)
+    assert time.monotonic() - started < 2 + SLACK
+    assert all(r.exit_code is None and "timed out" in r.error for r in results.values())
+
+
+def test_run_keeps_at_most_max_output_and_says_so(kubeconfig):
+    result = run("demo", ["head", "-c", "20000000", "/dev/zero"], max_output=1_000_000,
+                 kubeconfig=kubeconfig)
+    assert result.exit_code == 0
+    assert len(result.stdout) == 1_000_000
+    assert result.stdout_dropped == 19_000_000
+    assert result.truncated
+    assert result.cut_notes() == ["stdout cut at 976.6 KiB: 18.1 MiB more dropped "
+                                  "(raise max_output to keep more)"]
+
+
+def test_timeout_during_a_flood_is_bounded_in_time_and_memory(kubeconfig):
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    started = time.monotonic()
+    with pytest.raises(ExecTimeout) as info:
+        run("demo", ["yes", "flood"], timeout=2, max_output=4 << 20, kubeconfig=kubeconfig)
+    assert time.monotonic() - started < 2 + SLACK
+    assert len(info.value.stdout) == 4 << 20
+    assert "4194304 bytes of stdout" in str(info.value)
+    assert proc.memory_info().rss - before < 64 << 20
+
+
+def test_fanout_memory_is_bounded_by_pods_times_limit(kubeconfig):
+    results = run_many(["demo"], ["head", "-c", "5000000", "/dev/zero"], max_output=100_000,
+                       kubeconfig=kubeconfig)
+    [result] = results.values()
+    assert result.ok and len(result.stdout) == 100_000 and result.stdout_dropped == 4_900_000
+
+
+@pytest.mark.parametrize("command, message", [
+    ([], "command is empty"),
+    ("ls -l", "not a string"),
+    (["echo", "a\x00b"], "NUL byte"),
+    (["echo", "\udcff"], "cannot be encoded as UTF-8"),
+    ([b"ls"], "must be a string"),
+])
+def test_bad_commands_fail_before_any_request(command, message):
+    for call in (lambda: run("demo", command), lambda: run_many(["demo"], command),
+                 lambda: ExecSession("demo", command)):
+        with pytest.raises(ArgumentError, match=message):
+            call()
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, "2", True])
+def test_timeouts_follow_one_rule(timeout):
+    for call in (lambda: run("demo", ["true"], timeout=timeout),
+                 lambda: run_many(["demo"], ["true"], timeout=timeout)):
+        with pytest.raises(ArgumentError, match="timeout must be"):
+            call()
+
+
+@pytest.mark.parametrize("where, message", [
+    ({"namespace": "a\x00b"}, "invalid namespace"),
+    ({"impersonate": "jane\r\nX: y"}, "invalid user to impersonate"),
+    ({"impersonate_groups": ["devs"]}, "needs a user"),
+    ({"pod_running_timeout": -1}, "pod_running_timeout must be"),
+    ({"pod_running_timeout": math.nan}, "pod_running_timeout must be"),
+    ({"kubeconfig": "a\x00b"}, "invalid kubeconfig"),
+])
+def test_bad_targets_fail_at_the_edge(where, message):
+    with pytest.raises(TargetError, match=message):
+        ExecTarget("demo", **where)
+    with pytest.raises(TargetError, match=message):
+        run("demo", ["true"], **where)
+
+
+def test_pod_names_with_nul_are_rejected():
+    with pytest.raises(TargetError, match="invalid pod name"):
+        run("de\x00mo", ["true"])
+
+
+def test_sizes_are_checked(kubeconfig):
+    for rows, cols in ((0, 80), (-3, 80), (24, 10**6), (24.5, 80)):
+        with pytest.raises(ArgumentError):
+            ExecSession("demo", ["true"], rows=rows, cols=cols)
