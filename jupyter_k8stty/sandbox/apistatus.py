@@ -12,8 +12,18 @@ _REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     406: "NotAcceptable",
+    413: "RequestEntityTooLarge",
     500: "InternalError",
 }
+
+
+class HTTPError(Exception):
+    """An error the handler answers with HTTP ``code`` and the ``Status`` JSON ``body``."""
+
+    def __init__(self, code: int, body: bytes):
+        super().__init__(code)
+        self.code = code
+        self.body = body
 
 
 def status_body(code: int, message: str, reason: str | None = None,

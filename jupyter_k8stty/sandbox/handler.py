@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 import time
@@ -13,9 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.exec.kinds import Kind
 from jupyter_k8stty.sandbox import apistatus, discovery
+from jupyter_k8stty.sandbox.apistatus import HTTPError
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.pods import Pod, pod_list, pod_table
 from jupyter_k8stty.sandbox.process import ExecRequest, log
+from jupyter_k8stty.sandbox.rbac import Attributes
 from jupyter_k8stty.sandbox.resources import WORKLOAD_KINDS, group_of, served_kind
 from jupyter_k8stty.sandbox.selectors import (
     SelectorError,
@@ -62,15 +63,6 @@ _ROUTES = [(re.compile(pattern), name) for pattern, name in (
 _PUBLIC_ROUTES = {"version", "api", "apis", "core_v1", "api_group", "group_resources"}
 
 
-class HTTPError(Exception):
-    """An error answered with a ``Status`` body."""
-
-    def __init__(self, code: int, body: bytes):
-        super().__init__(code)
-        self.code = code
-        self.body = body
-
-
 def _bad_request(message: str) -> HTTPError:
     return HTTPError(400, apistatus.status_body(400, message, "BadRequest"))
 
@@ -92,6 +84,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "k8stty-sandbox"
     sys_version = ""
+    _body_read = False
 
     @property
     def sandbox(self) -> Sandbox:
@@ -133,48 +126,29 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._send(code, json.dumps(obj, separators=(",", ":")).encode())
 
     def _discard_body(self) -> None:
+        """Read and drop the request body, once per request (errors may call it again)."""
+        if self._body_read:
+            return
+        self._body_read = True
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
 
-    def _user(self) -> str | None:
-        """Return the user the bearer token belongs to, or ``None`` when it is not valid."""
-        scheme, _, credential = self.headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() != "bearer":  # the scheme is case-insensitive (the in-cluster
-            return None                 # loader of the Python client sends "bearer")
-        found = None
-        for token, user in self.sandbox.users():
-            if hmac.compare_digest(credential.strip().encode(), token.encode()):
-                found = user
-        return found
-
-    def _check_access(self, user: str, route: str, params: dict[str, str]) -> None:
-        """Raise a 403 like RBAC's when ``user`` may not do what the request asks."""
-        if route in _PUBLIC_ROUTES:
-            return
+    def _attributes(self, route: str, params: dict[str, str]) -> Attributes:
+        """Return what the request asks, as RBAC sees it."""
         namespace, name = params.get("namespace"), params.get("name")
         if route in ("pods", "namespaces"):
-            resource, verb = route, "list"
-        elif route == "namespace":
-            resource, verb, namespace = "namespaces", "get", None
-        elif route in ("pod", "log", "exec"):
-            resource = {"pod": "pods", "log": "pods/log", "exec": "pods/exec"}[route]
-            verb = "create" if route == "exec" else "get"
-        else:  # workloads, workload
-            resource, verb = params["plural"], "list" if route == "workloads" else "get"
-        group = params.get("group") or group_of(resource.split("/")[0])
-        qualified = f"{resource}.{group}" if group else resource
-        if self.sandbox.allowed(user, verb, qualified, namespace):
-            return
-        base = resource.split("/")[0]
-        subject = f'{base}{"." + group if group else ""} "{name}"' if name else (
-            f'{base}{"." + group if group else ""}')
-        where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
-        raise HTTPError(403, apistatus.status_body(
-            403, f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
-            f'in API group "{group}"{where}', "Forbidden",
-            {"name": name, "group": group, "kind": base} if name else {"group": group,
-                                                                        "kind": base}))
+            return Attributes("list", route, namespace=namespace)
+        if route == "namespace":
+            return Attributes("get", "namespaces", name=name)
+        if route in ("pod", "log", "exec"):
+            sub = "" if route == "pod" else route
+            return Attributes("create" if route == "exec" else "get", "pods", sub,
+                              namespace=namespace, name=name)
+        plural = params["plural"]  # workloads, workload
+        return Attributes("list" if route == "workloads" else "get", plural,
+                          group=params.get("group", group_of(plural)), namespace=namespace,
+                          name=name)
 
     def _wants_table(self) -> bool:
         accept = self.headers.get("Accept", "")
@@ -192,17 +166,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """Serve a POST request (only SPDY exec, which is refused)."""
         self._dispatch("POST")
 
+    def _other_method(self) -> None:
+        """Serve PUT, PATCH and DELETE: authenticated, then refused (the sandbox is read-only)."""
+        self._dispatch(self.command)
+
+    do_PUT = do_PATCH = do_DELETE = _other_method  # noqa: N815
+
     def _method_not_allowed(self) -> None:
         self._discard_body()
         self._send(405, apistatus.status_body(
             405, f"the server does not allow this method on the requested resource "
             f"({self.command} is not supported by the sandbox)", "MethodNotAllowed"))
 
-    do_PUT = do_PATCH = do_DELETE = _method_not_allowed  # noqa: N815
-
     def _dispatch(self, method: str) -> None:
-        user = self._user()
-        if user is None:
+        self._body_read = False
+        policy = self.sandbox.policy
+        requester = policy.authenticate(self.headers.get("Authorization", ""))
+        if requester is None:
             self._discard_body()
             self._send(401, apistatus.unauthorized())
             return
@@ -210,13 +190,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
         query = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         name, match = next(((n, m) for n, m in ((n, p.match(url.path)) for p, n in _ROUTES)
                              if m), ("", None))
-        if match is None:
-            self._discard_body()
-            self._send(404, _NOT_FOUND)
-            return
-        params = {k: v for k, v in match.groupdict().items() if v is not None}
         try:
-            self._check_access(user, name, params)
+            # As in the API server's filter chain: impersonation, then authorization,
+            # then routing (a forbidden request never learns whether a path exists).
+            user = policy.impersonate(requester, self.headers)
+            if match is None:
+                raise HTTPError(404, _NOT_FOUND)
+            params = {k: v for k, v in match.groupdict().items() if v is not None}
+            if name not in _PUBLIC_ROUTES:
+                policy.authorize(user, self._attributes(name, params))
             if name == "exec":
                 self._exec(method, params["namespace"], params["name"], query)
                 return
@@ -229,6 +211,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     405, "watch is not supported by the sandbox", "MethodNotAllowed"))
             getattr(self, f"_get_{name}")(params, query)
         except HTTPError as err:
+            self._discard_body()
             self._send(err.code, err.body)
 
     # ---- read-only resources --------------------------------------------

@@ -22,6 +22,7 @@ from jupyter_k8stty.sandbox.faults import Fault, FaultPlan
 from jupyter_k8stty.sandbox.handler import SandboxHandler
 from jupyter_k8stty.sandbox.pods import PodSpec, PodStore, default_pods
 from jupyter_k8stty.sandbox.process import log
+from jupyter_k8stty.sandbox.rbac import ADMIN_USER, MASTERS, Policy, UserInfo
 from jupyter_k8stty.sandbox.websocket import shutdown_socket
 from jupyter_k8stty.sandbox.workloads import (
     Workload,
@@ -29,9 +30,6 @@ from jupyter_k8stty.sandbox.workloads import (
     default_workloads,
     flatten,
 )
-
-#: The user the sandbox's own token belongs to (allowed everything).
-ADMIN_USER = "k8stty-admin"
 
 #: A client that has not finished the TLS handshake by then is dropped, so a
 #: stray TCP connection cannot pin a thread forever.
@@ -154,13 +152,15 @@ class Sandbox:
             workloads = default_workloads() if pods is None else []
         self._initial_workloads = flatten(workloads)
         self.workloads: WorkloadStore | None = None  # type: ignore[assignment]
-        self._users: dict[str, tuple[str, frozenset[str]]] = {}
         self.protocols = tuple(protocols)
         self._requested_port = port
         self._initial_pods = list(default_pods() if pods is None else pods)
         self._kubeconfig_arg = kubeconfig_path
         self._tmpdir: str | None = None
         self.token = secrets.token_urlsafe(32)
+        #: Tokens, users, group rules and impersonation (see :mod:`.rbac`).
+        self.policy = Policy()
+        self.policy.add_token(self.token, ADMIN_USER, groups=(MASTERS,))
         self.ca_pem: bytes = b""
         self.kubeconfig_path: str = ""
         self.pods: PodStore | None = None  # type: ignore[assignment]
@@ -291,40 +291,47 @@ class Sandbox:
 
     # ---- users and permissions --------------------------------------------
 
-    def add_user(self, name: str, allow: list[str] | tuple[str, ...] = ()) -> str:
+    def add_user(self, name: str, allow: list[str] | tuple[str, ...] = (), *,
+                 groups: list[str] | tuple[str, ...] = ()) -> str:
         """Create a user with a restricted role and return its bearer token.
 
-        ``allow`` holds rules ``"VERB RESOURCE"`` or ``"VERB RESOURCE in NAMESPACE"``,
-        e.g. ``"get pods"``, ``"list pods"``, ``"create pods/exec in team-a"``,
-        ``"get deployments.apps"``, ``"* *"``. Anything else gets a 403 shaped like
-        RBAC's (``User "NAME" cannot create resource "pods/exec" ...``).
+        ``allow`` holds rules ``"VERB RESOURCE [named NAME,...] [in NAMESPACE]"``, e.g.
+        ``"get pods"``, ``"list pods"``, ``"create pods/exec in team-a"``,
+        ``"get deployments.apps"``, ``"impersonate users named jane"``,
+        ``"impersonate groups"``, ``"* *"`` (see :mod:`jupyter_k8stty.sandbox.rbac`). The
+        user is also in ``groups`` and gets their rules (:meth:`add_group`). Anything else
+        gets a 403 worded like RBAC's (``User "NAME" cannot create resource "pods/exec" ...``).
+
+        Raises:
+            ValueError: a rule is malformed.
         """
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._users[token] = (name, frozenset(" ".join(r.split()) for r in allow))
-        return token
+        return self.policy.add_user(name, allow, groups)
+
+    def add_group(self, name: str, allow: list[str] | tuple[str, ...] = ()) -> None:
+        """Give group ``name`` the rules ``allow`` (same form as :meth:`add_user`).
+
+        Members are users created with ``groups=[name]`` and requests impersonating the
+        group (``kubectl --as USER --as-group NAME``). ``system:masters`` may always do
+        everything.
+
+        Raises:
+            ValueError: a rule is malformed.
+        """
+        self.policy.add_group(name, allow)
 
     def users(self) -> list[tuple[str, str]]:
         """``(token, user)`` pairs the server accepts."""
-        with self._lock:
-            extra = [(token, user) for token, (user, _) in self._users.items()]
-        return [(self.token, ADMIN_USER), *extra]
+        return self.policy.tokens()
 
-    def allowed(self, user: str, verb: str, resource: str, namespace: str | None) -> bool:
-        """Whether ``user`` may ``verb`` ``resource`` (``pods/exec``, ``deployments.apps``)."""
-        if user == ADMIN_USER:
-            return True
-        with self._lock:
-            rules = next((r for u, r in self._users.values() if u == user), frozenset())
-        for rule in rules:
-            parts = rule.split(" in ")
-            verb_res, rule_ns = parts[0], parts[1] if len(parts) > 1 else None
-            rule_verb, _, rule_res = verb_res.partition(" ")
-            if rule_verb not in ("*", verb) or rule_res not in ("*", resource):
-                continue
-            if rule_ns is None or rule_ns == namespace:
-                return True
-        return False
+    def allowed(self, user: str, verb: str, resource: str, namespace: str | None,
+                groups: tuple[str, ...] | None = None) -> bool:
+        """Whether ``user`` may ``verb`` ``resource`` (``pods/exec``, ``deployments.apps``).
+
+        ``groups`` defaults to the groups the user authenticates with.
+        """
+        if groups is None:
+            groups = self.policy.groups_of(user)
+        return self.policy.allows(UserInfo(user, tuple(groups)), verb, resource, namespace)
 
     def write_kubeconfig(self, path: str | os.PathLike[str], *, token: str | None = None,
                          namespace: str | None = "default", context: str | None = None,

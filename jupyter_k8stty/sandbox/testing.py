@@ -45,8 +45,11 @@ def exec_path(namespace: str, pod: str, command: Iterable[str], *, container: st
 def open_exec(sandbox: Sandbox, pod: str, command: Iterable[str], *,
               namespace: str = "default", container: str | None = None, stdin: bool = False,
               tty: bool = False, protocols: Iterable[str] = protocol.CLIENT_PROTOCOLS,
-              token: str | None = None, timeout: float = 10.0) -> websocket.WebSocket:
+              token: str | None = None, timeout: float = 10.0,
+              headers: Iterable[str] = ()) -> websocket.WebSocket:
     """Open an exec websocket with ``websocket-client``.
+
+    ``headers`` are extra header lines, e.g. ``["Impersonate-User: jane"]``.
 
     Raises:
         websocket.WebSocketBadStatusException: the server refused the upgrade.
@@ -55,7 +58,7 @@ def open_exec(sandbox: Sandbox, pod: str, command: Iterable[str], *,
         namespace, pod, command, container=container, stdin=stdin, tty=tty)
     return websocket.create_connection(
         url, timeout=timeout, subprotocols=list(protocols),
-        header=[f"Authorization: Bearer {sandbox.token if token is None else token}"],
+        header=[f"Authorization: Bearer {sandbox.token if token is None else token}", *headers],
         sslopt={"context": client_context(sandbox)},
     )
 
