@@ -1,13 +1,7 @@
-"""``ExecSession``: one exec stream into a pod, read by one background thread.
+"""``ExecSession``: one exec stream into a pod: target, lifecycle, input and callbacks.
 
-The reader thread blocks on the websocket and hands each frame's payload to the
-output callbacks. It reads frames straight off the socket rather than through
-``WSClient.update()``/``read_channel()``, which concatenate bytes while draining
-(quadratic in the output size) and keep every byte with ``capture_all``.
-
-Threads: ``k8stty-reader-NS/POD`` reads; ``k8stty-keepalive-NS/POD`` sends a
-websocket ping when the stream has been quiet for ``keepalive`` seconds and ends the
-session when the peer stays silent for ``keepalive_timeout`` more. Both are
+Threads: ``k8stty-reader-NS/POD`` reads frames (:mod:`.reader`);
+``k8stty-keepalive-NS/POD`` pings a quiet peer (:mod:`.keepalive`). Both are
 daemons and end with the session. ``write``, ``resize``, ``close_stdin``,
 ``acknowledge`` and ``close`` may be called from any thread: sends are serialised by
 ``websocket-client``'s lock. Reading and writing one TLS connection from two threads
@@ -19,18 +13,19 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 import websocket
 from typing_extensions import Unpack
 
-from ..errors import K8sTTYError, StreamError, one_line
+from ..errors import K8sTTYError
 from . import protocol
 from .api import DEFAULT_CONNECT_TIMEOUT
 from .checks import check_command, check_size, check_timeout
 from .connect import open_exec_websocket
 from .keepalive import Keepalive
+from .reader import FlowGate, FrameReader
+from .session_input import SessionInput
 from .status import SessionStatus
 from .target import ExecTarget, TargetArgs
 
@@ -44,8 +39,6 @@ DEFAULT_SHELL: list[str] = [
     "elif command -v ash >/dev/null 2>&1; then exec ash -l; else exec sh -l; fi",
 ]
 
-#: Largest stdin payload put in one websocket message.
-STDIN_CHUNK: int = 64 * 1024
 #: Seconds of silence before a keepalive ping.
 DEFAULT_KEEPALIVE: float = 30.0
 #: Seconds after a ping without any frame before the peer is declared dead.
@@ -57,15 +50,13 @@ ExitCallback = Callable[["ExecSession"], None]
 #: Seconds ``close()`` lets the websocket close frame go out before dropping the socket
 #: (the frame waits behind a writer blocked on a full stdin).
 CLOSE_GRACE: float = 0.25
-#: Seconds a stdin feeder waits, after a failed write, for the command's own exit.
-FEED_GRACE: float = 5.0
 
 
 class _Cancelled(Exception):
     """The session was closed while waiting for its pod."""
 
 
-class ExecSession:
+class ExecSession(SessionInput):
     """An exec stream into one container of a pod.
 
     Args:
@@ -137,7 +128,6 @@ class ExecSession:
         self._wait_callbacks: list[ExitCallback] = []
         self.tty = tty
         self.stdin = stdin
-        self._flow_window = flow_window
         self.receive_buffer = receive_buffer
         self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
         self.keepalive = keepalive
@@ -159,12 +149,9 @@ class ExecSession:
         self._closing = False
         self._output_callbacks: list[OutputCallback] = []
         self._exit_callbacks: list[ExitCallback] = []
-        self._flow = threading.Condition(threading.Lock())
-        self._unacked = 0
-        self._paused = False
-        self._last_frame = time.monotonic()
+        self._gate = FlowGate(flow_window)
         self._pings = 0
-        self._pongs = 0
+        self._frames: FrameReader | None = None
         self._reader: threading.Thread | None = None
         self._keepalive_thread: threading.Thread | None = None
 
@@ -187,22 +174,22 @@ class ExecSession:
     @property
     def flow_window(self) -> int | None:
         """Unacknowledged output bytes at which the reader pauses (``None``: no flow control)."""
-        return self._flow_window
+        return self._gate.window
 
     @property
     def unacknowledged(self) -> int:
         """Output bytes delivered but not yet acknowledged (flow control)."""
-        return self._unacked
+        return self._gate.unacked
 
     @property
     def paused(self) -> bool:
         """Whether the reader is waiting for acknowledgements before reading on."""
-        return self._paused
+        return self._gate.paused
 
     @property
     def keepalive_stats(self) -> tuple[int, int]:
         """``(pings sent, pongs received)`` by the keepalive so far."""
-        return self._pings, self._pongs
+        return self._pings, self._frames.pongs if self._frames is not None else 0
 
     def __repr__(self) -> str:
         return f"<ExecSession {self.name} {self.command!r} {self._status}>"
@@ -312,18 +299,17 @@ class ExecSession:
             self._shutdown_socket()
             self._finish("closed")
             return self
-        self._last_frame = time.monotonic()
         label = f"{self.namespace}/{self.pod}"
-        self._reader = threading.Thread(
-            target=self._read_loop, name=f"k8stty-reader-{label}", daemon=True
-        )
-        self._reader.start()
+        frames = FrameReader(ws, label, self._output_callbacks, self._gate,
+                             closing=lambda: self._closing, on_end=self._reader_ended)
+        self._frames, self._reader = frames, frames.thread
+        frames.start()
         if self._initial_size:
             self.resize(*self._initial_size)
         if self.keepalive and self.keepalive > 0:
             self._keepalive_thread = Keepalive(
                 label, interval=self.keepalive, timeout=self.keepalive_timeout, done=self._done,
-                last_frame=lambda: self._last_frame, paused=lambda: self._paused,
+                last_frame=lambda: frames.last_frame, paused=lambda: self._gate.paused,
                 ping=self._ping, fail=self._fail,
             ).start().thread
         return self
@@ -351,8 +337,7 @@ class ExecSession:
                 return
             self._closing = True
             ws = self._ws
-        with self._flow:
-            self._flow.notify_all()
+        self._gate.release()
         if ws is None:
             if self._status == "new":
                 self._finish("closed")
@@ -381,173 +366,15 @@ class ExecSession:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- input ---------------------------------------------------------------------------
-
-    def write(self, data: bytes | str) -> None:
-        """Send ``data`` to the command's stdin (``str`` is encoded as UTF-8).
-
-        Blocks while the connection's send buffer is full (the pod is not reading).
-
-        Raises:
-            StreamError: the session is not connected.
-        """
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        ws = self._connected_ws()
-        for start in range(0, len(data), STDIN_CHUNK):
-            chunk = data[start:start + STDIN_CHUNK]
-            self._send(ws, protocol.encode_frame(protocol.STDIN_CHANNEL, chunk))
-
-    def resize(self, rows: int, cols: int) -> None:
-        """Tell the pod's TTY its new size. Repeated identical sizes are not resent.
-
-        Raises:
-            ArgumentError: a size out of range.
-            StreamError: the session is not connected.
-        """
-        rows, cols = check_size(rows, cols)
-        payload = protocol.encode_resize(rows, cols)
-        with self._lock:
-            if self._ws is None and self._status in ("new", "connecting"):
-                self._initial_size = (int(rows), int(cols))
-                return
-            if self._size == (rows, cols):
-                return
-            self._size = (int(rows), int(cols))
-        self._send(self._connected_ws(), bytes((protocol.RESIZE_CHANNEL,)) + payload)
-
-    def close_stdin(self) -> None:
-        """Signal end of input so commands such as ``cat``, ``wc`` or ``tar x`` finish.
-
-        Uses the v5 close message. Protocol v4 has no way to close stdin alone.
-
-        Raises:
-            StreamError: the server only speaks v4, or the session is not connected.
-        """
-        ws = self._connected_ws()
-        if self.protocol != protocol.V5_PROTOCOL:
-            raise StreamError(
-                "the API server only speaks exec protocol v4, which cannot close stdin "
-                "(Kubernetes 1.30+ offers v5)"
-            )
-        self._send(ws, protocol.encode_close(protocol.STDIN_CHANNEL))
-
-    def feed(self, data: bytes) -> threading.Thread:
-        """Write ``data``, then close stdin, on a helper thread; return that thread.
-
-        The one way ``run``, fan-out and ``%%k8sexec`` feed a command its input: the pod
-        may not read at once (or ever), so the caller's thread stays free to keep its
-        deadline. If feeding fails while the command still runs (for example on a v4-only
-        server, which cannot close stdin), :attr:`feed_error` says why and the session is
-        closed, since the command would wait for the end of its input forever. A command
-        that exits before reading all its input is not a failure.
-        """
-
-        def feed() -> None:
-            try:
-                self.write(data)
-                self.close_stdin()
-            except StreamError as exc:
-                if self.protocol == protocol.V5_PROTOCOL and not self._closing:
-                    self.wait(FEED_GRACE)  # the exit status may be on its way
-                if not self.done and not self._closing:
-                    self.feed_error = one_line(exc)
-                    self.close()
-
-        thread = threading.Thread(target=feed, name=f"k8stty-stdin-{self.name}", daemon=True)
-        thread.start()
-        return thread
-
     def acknowledge(self, nbytes: int) -> None:
         """Mark ``nbytes`` of delivered output as consumed (flow control)."""
-        with self._flow:
-            self._unacked = max(0, self._unacked - int(nbytes))
-            if self._flow_window is None or self._unacked < self._flow_window:
-                self._flow.notify_all()
-
-    def _connected_ws(self) -> websocket.WebSocket:
-        ws = self._ws
-        if ws is None or self._done.is_set() or self._closing:
-            raise StreamError(f"the exec session into {self.name} is {self._status}")
-        return ws
-
-    def _send(self, ws: websocket.WebSocket, payload: bytes) -> None:
-        try:
-            ws.send(payload, opcode=websocket.ABNF.OPCODE_BINARY)
-        except (OSError, websocket.WebSocketException) as exc:
-            raise StreamError(f"could not send to {self.name}: {exc or type(exc).__name__}") from None
+        self._gate.acknowledge(nbytes)
 
     # -- reader and keepalive threads ----------------------------------------------------
 
-    def _read_loop(self) -> None:
-        ws = self._ws
-        assert ws is not None
-        recv = ws.recv_data_frame
-        callbacks = self._output_callbacks
-        flow_control = self.flow_window is not None
-        binary, text = websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_TEXT
-        result: tuple[str, int | None, str | None] | None = None
-        try:
-            while result is None:
-                if flow_control and self._unacked >= self.flow_window:
-                    self._wait_for_acknowledgements()
-                    if self._closing:
-                        break
-                opcode, frame = recv(True)
-                self._last_frame = time.monotonic()
-                if opcode == binary or opcode == text:
-                    data = frame.data
-                    if not data:
-                        continue
-                    channel = data[0]
-                    if channel == protocol.STDOUT_CHANNEL or channel == protocol.STDERR_CHANNEL:
-                        if len(data) > 1:
-                            payload = data[1:]
-                            if flow_control:
-                                with self._flow:
-                                    self._unacked += len(payload)
-                            for callback in callbacks:
-                                callback(channel, payload)
-                    elif channel == protocol.STATUS_CHANNEL:
-                        status = protocol.parse_status(data[1:])
-                        if status.error is None:
-                            result = ("exited", status.exit_code, None)
-                        else:
-                            result = ("error", None, status.error)
-                    elif channel != protocol.CLOSE_CHANNEL:
-                        log.debug("ignoring a frame on unknown channel %d from %s", channel, self.name)
-                elif opcode == websocket.ABNF.OPCODE_PONG:
-                    self._pongs += 1
-                elif opcode == websocket.ABNF.OPCODE_CLOSE:
-                    if not self._closing:
-                        result = ("error", None, self._lost("closed the stream"))
-                    break
-        except (OSError, websocket.WebSocketException) as exc:
-            if not self._closing:
-                detail = str(exc) or type(exc).__name__
-                result = ("error", None, self._lost(f"dropped the connection ({detail})"))
-        except Exception as exc:  # a failing output callback must not vanish silently
-            log.exception("output handler failed for %s", self.name)
-            result = ("error", None, f"output handler failed: {type(exc).__name__}: {exc}")
-        finally:
-            self._shutdown_socket()
-            if result is None:
-                self._finish("closed")
-            else:
-                kind, code, error = result
-                self._finish(kind, exit_code=code, error=error)
-
-    def _lost(self, what: str) -> str:
-        return f"the API server {what} before the command's exit status arrived ({self.name})"
-
-    def _wait_for_acknowledgements(self) -> None:
-        with self._flow:
-            self._paused = True
-            while self._unacked >= self._flow_window and not self._closing:
-                self._flow.wait()
-            self._paused = False
-        # Time spent paused is not silence from the peer.
-        self._last_frame = time.monotonic()
+    def _reader_ended(self, status: SessionStatus, exit_code: int | None, error: str | None) -> None:
+        self._shutdown_socket()
+        self._finish(status, exit_code=exit_code, error=error)
 
     def _ping(self) -> None:
         ws = self._ws
@@ -593,8 +420,7 @@ class ExecSession:
             self._status = status
             self._done.set()
             callbacks, self._exit_callbacks = self._exit_callbacks, []
-        with self._flow:
-            self._flow.notify_all()
+        self._gate.release()
         for callback in callbacks:
             self._run_exit_callback(callback)
 

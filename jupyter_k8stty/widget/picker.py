@@ -13,7 +13,8 @@ import ipywidgets
 
 from ..errors import K8sTTYError
 from ..exec.client import load_cluster_config
-from ..exec.resolve import choose_container, list_namespaces, list_pods
+from ..exec.listing import list_namespaces, list_pods
+from ..exec.resolve import choose_container
 
 log = logging.getLogger("jupyter_k8stty")
 
