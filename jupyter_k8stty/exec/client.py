@@ -55,7 +55,7 @@ def _service_account_dir() -> str:
 
 
 def _stamp(paths: list[str]) -> tuple:
-    stamp = []
+    stamp: list[tuple[str, int | None, int | None]] = []
     for path in paths:
         try:
             stat = os.stat(path)
@@ -77,7 +77,7 @@ def load_cluster_config(*, context: str | None = None, kubeconfig: str | None = 
     """
     files = _kubeconfig_files(kubeconfig)
     existing = [p for p in files if os.path.exists(p)]
-    key = (context, tuple(files), _stamp(existing))
+    key: tuple = (context, tuple(files), _stamp(existing))
     if not existing:  # in-cluster: the environment decides
         key += (os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT"),
                 _service_account_dir(), os.environ.get("POD_NAMESPACE"))

@@ -14,6 +14,7 @@ import json
 import socket
 import ssl
 import time
+from typing import Any
 from urllib.parse import quote, urlencode, urlparse, urlunparse
 
 import websocket
@@ -65,7 +66,8 @@ def _auth_headers(configuration: Configuration) -> list[str]:
     # auth_settings() runs the refresh hook of exec credential plugins, so
     # short-lived tokens are fresh for every new session.
     headers = []
-    for setting in configuration.auth_settings().values():
+    settings: Any = configuration.auth_settings()
+    for setting in settings.values():
         if setting.get("in") == "header" and setting.get("value"):
             headers.append(f"{setting['key']}: {setting['value']}")
     return headers

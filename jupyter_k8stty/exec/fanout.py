@@ -28,7 +28,7 @@ from .output import DEFAULT_MAX_OUTPUT, OutputBuffer
 from .protocol import STDOUT_CHANNEL
 from .run import check_max_output
 from .session import ExecSession
-from .target import ExecTarget, TargetArgs
+from .target import CommonTargetArgs, ExecTarget
 
 __all__ = ["DEFAULT_MAX_PARALLEL", "Fanout", "FanoutResults", "PodResult", "run_many"]
 
@@ -93,7 +93,7 @@ class Fanout:
         flow_window: int | None = None,
         on_output: OutputHandler | None = None,
         on_result: ResultHandler | None = None,
-        **where: Unpack[TargetArgs],
+        **where: Unpack[CommonTargetArgs],
     ):
         self.command = check_command(command)
         if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
@@ -288,7 +288,7 @@ def run_many(
     timeout: float | None = None,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     max_output: int = DEFAULT_MAX_OUTPUT,
-    **where: Unpack[TargetArgs],
+    **where: Unpack[CommonTargetArgs],
 ) -> FanoutResults:
     """Run ``command`` on many pods in parallel; return ``{pod name: PodResult}``.
 

@@ -127,11 +127,11 @@ def parse_status(data: bytes) -> ExitStatus:
     reason = status.get("reason")
     message = status.get("message") if isinstance(status.get("message"), str) else None
     if reason == "NonZeroExitCode":
-        details = status.get("details") if isinstance(status.get("details"), dict) else {}
-        for cause in details.get("causes") or ():
+        details = status.get("details")
+        for cause in (details.get("causes") if isinstance(details, dict) else None) or ():
             if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
                 try:
-                    return ExitStatus(int(cause.get("message")), reason=reason)
+                    return ExitStatus(int(cause.get("message")), reason=reason)  # type: ignore[arg-type]
                 except (TypeError, ValueError):
                     break
         return ExitStatus(None, message or "command failed with an exit code the server did not give",

@@ -129,7 +129,8 @@ class ExecSession(SessionInput):
         self.tty = tty
         self.stdin = stdin
         self.receive_buffer = receive_buffer
-        self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
+        self.connect_timeout: float = check_timeout(connect_timeout, "connect_timeout",
+                                                    allow_none=False) or 0.0
         self.keepalive = keepalive
         self.keepalive_timeout = keepalive_timeout
         self._initial_size = check_size(rows, cols) if rows is not None and cols is not None else None
@@ -286,7 +287,7 @@ class ExecSession(SessionInput):
             raise
         if self.receive_buffer:
             try:
-                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(self.receive_buffer))
+                ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(self.receive_buffer))  # type: ignore[union-attr]
             except OSError:  # best effort: the default buffer only costs Ctrl-C latency
                 log.debug("could not set SO_RCVBUF on %s", self.name)
         with self._lock:
@@ -406,7 +407,7 @@ class ExecSession(SessionInput):
             pass
         if threading.current_thread() is self._reader or self._reader is None:
             try:
-                ws.shutdown()
+                ws.shutdown()  # type: ignore[union-attr]
             except Exception:
                 pass
 

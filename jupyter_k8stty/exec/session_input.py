@@ -15,7 +15,8 @@ from . import protocol
 from .checks import check_size
 
 if TYPE_CHECKING:
-    from .session import ExecSession
+    from .status import SessionStatus
+
 
 __all__ = ["FEED_GRACE", "STDIN_CHUNK", "SessionInput"]
 
@@ -28,7 +29,25 @@ FEED_GRACE: float = 5.0
 class SessionInput:
     """Mixed into :class:`~jupyter_k8stty.exec.session.ExecSession`: everything sent to the pod."""
 
-    def write(self: ExecSession, data: bytes | str) -> None:
+    if TYPE_CHECKING:  # provided by ExecSession
+        protocol: str | None
+        feed_error: str | None
+        _ws: websocket.WebSocket | None
+        _done: threading.Event
+        _closing: bool
+        _lock: threading.Lock
+        _status: SessionStatus
+        _size: tuple[int, int] | None
+        _initial_size: tuple[int, int] | None
+
+        @property
+        def name(self) -> str: ...  # noqa: D102
+        @property
+        def done(self) -> bool: ...  # noqa: D102
+        def close(self) -> None: ...  # noqa: D102
+        def wait(self, timeout: float | None = None) -> int | None: ...  # noqa: D102
+
+    def write(self, data: bytes | str) -> None:
         """Send ``data`` to the command's stdin (``str`` is encoded as UTF-8).
 
         Blocks while the connection's send buffer is full (the pod is not reading).
@@ -43,7 +62,7 @@ class SessionInput:
             chunk = data[start:start + STDIN_CHUNK]
             self._send(ws, protocol.encode_frame(protocol.STDIN_CHANNEL, chunk))
 
-    def resize(self: ExecSession, rows: int, cols: int) -> None:
+    def resize(self, rows: int, cols: int) -> None:
         """Tell the pod's TTY its new size. Repeated identical sizes are not resent.
 
         Raises:
@@ -61,7 +80,7 @@ class SessionInput:
             self._size = (int(rows), int(cols))
         self._send(self._connected_ws(), bytes((protocol.RESIZE_CHANNEL,)) + payload)
 
-    def close_stdin(self: ExecSession) -> None:
+    def close_stdin(self) -> None:
         """Signal end of input so commands such as ``cat``, ``wc`` or ``tar x`` finish.
 
         Uses the v5 close message. Protocol v4 has no way to close stdin alone.
@@ -77,7 +96,7 @@ class SessionInput:
             )
         self._send(ws, protocol.encode_close(protocol.STDIN_CHANNEL))
 
-    def feed(self: ExecSession, data: bytes) -> threading.Thread:
+    def feed(self, data: bytes) -> threading.Thread:
         """Write ``data``, then close stdin, on a helper thread; return that thread.
 
         The one way ``run``, fan-out and ``%%k8sexec`` feed a command its input: the pod
@@ -103,13 +122,13 @@ class SessionInput:
         thread.start()
         return thread
 
-    def _connected_ws(self: ExecSession) -> websocket.WebSocket:
+    def _connected_ws(self) -> websocket.WebSocket:
         ws = self._ws
         if ws is None or self._done.is_set() or self._closing:
             raise StreamError(f"the exec session into {self.name} is {self._status}")
         return ws
 
-    def _send(self: ExecSession, ws: websocket.WebSocket, payload: bytes) -> None:
+    def _send(self, ws: websocket.WebSocket, payload: bytes) -> None:
         try:
             ws.send(payload, opcode=websocket.ABNF.OPCODE_BINARY)
         except (OSError, websocket.WebSocketException) as exc:

@@ -25,16 +25,15 @@ from .client import ClusterConfig, load_cluster_config
 if TYPE_CHECKING:
     from .resolve import PodRef, WaitCallback
 
-__all__ = ["DEFAULT_POD_RUNNING_TIMEOUT", "ExecTarget", "TargetArgs"]
+__all__ = ["DEFAULT_POD_RUNNING_TIMEOUT", "CommonTargetArgs", "ExecTarget", "TargetArgs"]
 
 #: Seconds to wait for a Pending pod, as kubectl's ``--pod-running-timeout``.
 DEFAULT_POD_RUNNING_TIMEOUT: float = 60.0
 
 
-class TargetArgs(TypedDict, total=False):
-    """The loose keyword arguments every entry point accepts to build an :class:`ExecTarget`."""
+class CommonTargetArgs(TypedDict, total=False):
+    """The keyword arguments that say where to exec, besides which pods (shared by a fan-out)."""
 
-    selector: str | None
     namespace: str | None
     container: str | None
     context: str | None
@@ -42,6 +41,12 @@ class TargetArgs(TypedDict, total=False):
     impersonate: str | None
     impersonate_groups: list[str] | tuple[str, ...] | None
     pod_running_timeout: float
+
+
+class TargetArgs(CommonTargetArgs, total=False):
+    """The loose keyword arguments every entry point accepts to build an :class:`ExecTarget`."""
+
+    selector: str | None
 
 
 @dataclass(frozen=True)
