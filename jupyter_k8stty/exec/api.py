@@ -36,8 +36,37 @@ _clients: dict[int, tuple[ClusterConfig, k8s_client.ApiClient]] = {}
 _clients_lock = threading.Lock()
 
 
+#: SOCKS proxy schemes, and the packages that tunnel through them (urllib3 for lookups,
+#: websocket-client for exec).
+SOCKS_SCHEMES = ("socks4", "socks4a", "socks5", "socks5h")
+_SOCKS_PACKAGES = {"socks": "pysocks", "python_socks": "python-socks"}
+
+
+def check_proxy(configuration: k8s_client.Configuration) -> None:
+    """Raise a clear :class:`ApiError` when the proxy cannot be used for both lookups and exec.
+
+    A SOCKS proxy (kubeconfig ``proxy-url`` or ``HTTPS_PROXY`` ``socks5://...``) needs
+    PySocks (urllib3, for lookups) and python-socks (websocket-client, for exec).
+    """
+    proxy = configuration.proxy or ""
+    scheme = proxy.split("://", 1)[0].lower()
+    if scheme not in SOCKS_SCHEMES:
+        return
+    missing = []
+    for module, package in _SOCKS_PACKAGES.items():
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        host = proxy.split("@")[-1]
+        raise ApiError(f"the proxy {scheme}://{host} is a SOCKS proxy, which needs "
+                       f"{' and '.join(missing)}: pip install {' '.join(missing)}", status=None)
+
+
 def _api_client(cluster: ClusterConfig) -> k8s_client.ApiClient:
     """One ``ApiClient`` per loaded configuration: its connection pool is reused."""
+    check_proxy(cluster.configuration)
     key = id(cluster)
     with _clients_lock:
         entry = _clients.get(key)

@@ -15,14 +15,14 @@ import socket
 import ssl
 import time
 from typing import Any
-from urllib.parse import quote, urlencode, urlparse, urlunparse
+from urllib.parse import quote, unquote, urlencode, urlparse, urlunparse
 
 import websocket
 from kubernetes.client import Configuration
-from kubernetes.stream import ws_client
+from websocket import _url as ws_url
 
 from ..errors import ApiError
-from .api import DEFAULT_CONNECT_TIMEOUT, Headers, refusal
+from .api import DEFAULT_CONNECT_TIMEOUT, Headers, check_proxy, refusal
 from .client import ClusterConfig
 from .protocol import CLIENT_PROTOCOLS
 
@@ -71,6 +71,55 @@ def _auth_headers(configuration: Configuration) -> list[str]:
         if setting.get("in") == "header" and setting.get("value"):
             headers.append(f"{setting['key']}: {setting['value']}")
     return headers
+
+
+#: Proxy schemes websocket-client can tunnel through (SOCKS needs the python-socks package).
+_PROXY_TYPES = {"http": "http", "https": "http", "socks4": "socks4", "socks4a": "socks4a",
+                "socks5": "socks5", "socks5h": "socks5h"}
+
+
+def _proxy_options(configuration: Configuration) -> dict[str, Any]:
+    """websocket-client options for the proxy the REST client uses for this host.
+
+    The configuration's proxy is kubeconfig's ``proxy-url``, else ``HTTPS_PROXY`` /
+    ``HTTP_PROXY`` from the environment (the ``kubernetes`` client reads them), with
+    ``NO_PROXY`` exceptions, as kubectl does. No proxy: websocket-client is told so
+    explicitly, since it would otherwise read the environment on its own.
+
+    Raises:
+        ApiError: an unsupported proxy scheme, or SOCKS without python-socks.
+    """
+    proxy = configuration.proxy
+    no_proxy = [h.strip() for h in (configuration.no_proxy or "").split(",") if h.strip()]
+    if not proxy or _bypasses(configuration.host, no_proxy):
+        return {"http_proxy_host": None, "http_no_proxy": ["*"]}
+    parsed = urlparse(proxy)
+    proxy_type = _PROXY_TYPES.get(parsed.scheme)
+    if proxy_type is None or not parsed.hostname:
+        raise ApiError(f"unsupported proxy {_safe_url(proxy)}: use http://, https://, socks4:// or "
+                       "socks5:// (kubeconfig proxy-url or HTTPS_PROXY)", status=None)
+    check_proxy(configuration)
+    options: dict[str, Any] = {
+        "http_proxy_host": parsed.hostname,
+        "http_proxy_port": parsed.port or (1080 if proxy_type.startswith("socks") else 80),
+        "proxy_type": proxy_type,
+    }
+    if parsed.username:
+        options["http_proxy_auth"] = (unquote(parsed.username), unquote(parsed.password or ""))
+    return options
+
+
+def _bypasses(host: str, no_proxy: list[str]) -> bool:
+    return ws_url._is_no_proxy_host(urlparse(host).hostname or "", no_proxy) if no_proxy else False
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password (proxy URLs may carry credentials)."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = f"{parsed.username}:***@{parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
+    return urlunparse(parsed._replace(netloc=netloc))
 
 
 def _ssl_options(configuration: Configuration, url: str) -> dict:
@@ -142,8 +191,7 @@ def open_exec_websocket(
         "subprotocols": list(CLIENT_PROTOCOLS),
         "timeout": timeout,
     }
-    if configuration.proxy or getattr(configuration, "proxy_headers", None):
-        options = ws_client.websocket_proxycare(options, configuration, url, None)
+    options.update(_proxy_options(configuration))
     where = f"pod {namespace}/{pod}"
     try:
         ws.connect(url, **options)
