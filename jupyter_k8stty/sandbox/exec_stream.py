@@ -24,6 +24,7 @@ import threading
 import time
 
 from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.sandbox import lifetime
 from jupyter_k8stty.sandbox.faults import Fault
 from jupyter_k8stty.sandbox.process import ExecRequest, log, missing_executable_error, spawn
 from jupyter_k8stty.sandbox.websocket import (
@@ -424,6 +425,9 @@ class ExecStream:
                 self.proc.wait(CLOSE_GRACE)
             except subprocess.TimeoutExpired:
                 log(f"process {self.proc.pid} did not die after SIGKILL")
+        if self.pgid is not None:
+            lifetime.release(self.pgid)
+            self.pgid = None
 
 
 def _output_frames(pending: list[tuple[int, bytearray]]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,15 @@ _ROUTES = [(re.compile(pattern), name) for pattern, name in (
 #: Discovery needs no permission, like the system:discovery role.
 _PUBLIC_ROUTES = {"version", "api", "apis", "core_v1", "api_group", "group_resources"}
 
+#: The largest request body accepted: the API server's own limit (3 MiB).
+MAX_BODY = 3 * 1024 * 1024
+#: A request body must arrive within this many seconds once reading starts.
+BODY_TIMEOUT = 10.0
+#: After refusing a body unread, what the client keeps sending is dropped for at most
+#: this long (and this much) before the connection closes, as Go's server lingers.
+LINGER = 0.5
+LINGER_BYTES = 4 * 1024 * 1024
+
 
 def _bad_request(message: str) -> HTTPError:
     return HTTPError(400, apistatus.status_body(400, message, "BadRequest"))
@@ -85,6 +95,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
     server_version = "k8stty-sandbox"
     sys_version = ""
     _body_read = False
+    _body_left: int | None = 0
+    _expect_continue = False
+    _continue_pending = False
 
     @property
     def sandbox(self) -> Sandbox:
@@ -102,8 +115,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """Serve requests until the connection ends, never letting an error escape."""
         try:
             super().handle()
-        except (ConnectionError, TimeoutError):
-            pass
+        except (ConnectionError, TimeoutError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            pass  # the client went away: nothing to report
         except OSError as exc:
             if not self.sandbox.stopping:
                 log(f"connection from {self.client_address[0]} failed: {exc}")
@@ -125,14 +138,89 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _json(self, obj: dict[str, Any], code: int = 200) -> None:
         self._send(code, json.dumps(obj, separators=(",", ":")).encode())
 
+    def handle_expect_100(self) -> bool:
+        """Answer ``Expect: 100-continue`` only when the body is read, as Go's server does.
+
+        http.server's default says "continue" at once, which would invite a body the
+        sandbox may refuse unread (no credentials, too large).
+        """
+        self._continue_pending = True
+        return True
+
+    def _body_length(self) -> int | None:
+        """Return the request's ``Content-Length`` (0 without one), ``None`` when chunked.
+
+        Raises:
+            HTTPError: the header is not one non-negative decimal number (400).
+        """
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return None
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not values:
+            return 0
+        value = values.pop()
+        if values or not value.isdigit() or not value.isascii() or len(value) > 18:
+            shown = value if not values else ", ".join(sorted({value, *values}))
+            raise HTTPError(400, f'400 Bad Request: bad Content-Length: "{shown[:40]}"'.encode())
+        return int(value)
+
     def _discard_body(self) -> None:
-        """Read and drop the request body, once per request (errors may call it again)."""
+        """Read and drop the request body, once per request (errors may call it again).
+
+        Bodies are read in small pieces and within :data:`BODY_TIMEOUT`; a chunked body
+        is not read at all: the connection closes after the answer instead.
+        """
         if self._body_read:
             return
         self._body_read = True
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        left = self._body_left
+        if left is None:
+            self.close_connection = True
+            return
+        if not left:
+            return
+        if self._expect_continue:
+            self._expect_continue = False
+            self.send_response_only(100)
+            self.end_headers()
+        self.connection.settimeout(BODY_TIMEOUT)
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 64 * 1024))
+                if not chunk:
+                    self.close_connection = True
+                    return
+                left -= len(chunk)
+        finally:
+            self.connection.settimeout(None)
+
+    def _refuse_unread(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+        """Answer without reading the body, then close the connection.
+
+        What the client still sends is read and dropped for a moment (at most
+        :data:`LINGER` seconds and :data:`LINGER_BYTES`), so it sees the answer rather
+        than a connection reset; nothing is kept, so memory does not grow.
+        """
+        self._body_read = True
+        if self._body_left == 0:  # nothing unread: the connection stays usable
+            self._send(code, body, content_type)
+            return
+        self.close_connection = True
+        self._send(code, body, content_type)
+        deadline = time.monotonic() + LINGER
+        drained = 0
+        try:
+            while drained < LINGER_BYTES:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.connection.settimeout(remaining)
+                data = self.connection.recv(64 * 1024)
+                if not data:
+                    break
+                drained += len(data)
+        except (OSError, ValueError):
+            pass
 
     def _attributes(self, route: str, params: dict[str, str]) -> Attributes:
         """Return what the request asks, as RBAC sees it."""
@@ -180,11 +268,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         self._body_read = False
+        self._expect_continue, self._continue_pending = self._continue_pending, False
+        try:
+            self._body_left = self._body_length()
+        except HTTPError as err:
+            self._body_left = -1  # unknown: never read, linger
+            self._refuse_unread(err.code, err.body, "text/plain; charset=utf-8")
+            return
         policy = self.sandbox.policy
         requester = policy.authenticate(self.headers.get("Authorization", ""))
         if requester is None:
-            self._discard_body()
-            self._send(401, apistatus.unauthorized())
+            # Refused before a byte of the body is read: no credentials, no memory.
+            self._refuse_unread(401, apistatus.unauthorized())
+            return
+        if self._body_left is not None and self._body_left > MAX_BODY:
+            self._refuse_unread(413, apistatus.status_body(
+                413, f"Request entity too large: limit is {MAX_BODY}", "RequestEntityTooLarge"))
             return
         url = urlsplit(self.path)
         query = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_k8stty.sandbox.lifetime import temp_prefix
 from jupyter_k8stty.sandbox.resources import kind_named
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
@@ -351,7 +352,7 @@ class PodStore:
         self._version = 1000
         self._next_ip = 10
         self.created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        self.root = Path(tempfile.mkdtemp(prefix="k8stty-sandbox-pods-"))
+        self.root = Path(tempfile.mkdtemp(prefix=temp_prefix("pods")))
         for spec in specs:
             self.add(spec)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.sandbox import lifetime
 
 #: Pipes are enlarged to this size so large outputs move in fewer, bigger reads.
 PIPE_SIZE = 1024 * 1024
@@ -96,7 +97,10 @@ class Spawned:
 
 
 def spawn(req: ExecRequest) -> Spawned:
-    """Start the command of ``req`` in a PTY or with pipes.
+    """Start the command of ``req`` in a PTY or with pipes, in a process group of its own.
+
+    The process dies with the sandbox, even by SIGKILL (see :mod:`.lifetime`); call
+    :func:`jupyter_k8stty.sandbox.lifetime.release` with its pid once its group is dead.
 
     Raises:
         OSError: the process could not be started.
@@ -109,20 +113,22 @@ def spawn(req: ExecRequest) -> Spawned:
         try:
             # The child must become a session leader with the PTY as its
             # controlling terminal, or job control and SIGWINCH do not work.
-            # preexec_fn would run Python between fork and exec, which can
-            # deadlock in a threaded server; ``setsid --ctty`` does setsid()
-            # and TIOCSCTTY in C and then execs the command in place, so the
-            # pid we hold is the command's. Popen must not start a new session
-            # itself: setsid forks when it is already a group leader.
+            # ``setsid --ctty`` does setsid() and TIOCSCTTY in C and then execs
+            # the command in place, so the pid we hold is the command's; Python
+            # between fork and exec is kept to the one prctl() call of
+            # die_with_parent. Popen must not start a new session itself:
+            # setsid forks when it is already a group leader.
             proc = subprocess.Popen(
                 [_SETSID, "--ctty", "--", *req.command], stdin=slave, stdout=slave,
                 stderr=slave, cwd=req.workdir, env=env, close_fds=True,
+                preexec_fn=lifetime.die_with_parent(os.getpid()),
             )
         except BaseException:
             os.close(master)
             raise
         finally:
             os.close(slave)
+        lifetime.guard(proc.pid)
         return Spawned(proc, master, None, {master: protocol.STDOUT_CHANNEL})
     proc = subprocess.Popen(
         list(req.command),
@@ -130,7 +136,9 @@ def spawn(req: ExecRequest) -> Spawned:
         stdout=subprocess.PIPE if req.stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE if req.stderr else subprocess.DEVNULL,
         cwd=req.workdir, env=env, close_fds=True, bufsize=0, start_new_session=True,
+        preexec_fn=lifetime.die_with_parent(os.getpid()),
     )
+    lifetime.guard(proc.pid)
     # Keep raw fds and drop the file objects so nothing closes them behind our back.
     stdin_fd = None
     outputs: dict[int, int] = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from jupyter_k8stty.exec import protocol
-from jupyter_k8stty.sandbox import kubeconfig, tls
+from jupyter_k8stty.sandbox import kubeconfig, lifetime, tls
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.faults import Fault, FaultPlan
 from jupyter_k8stty.sandbox.handler import SandboxHandler
@@ -178,13 +178,17 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Listen, serve in a background thread and write the kubeconfig.
 
-        Returns once the socket is listening; calling it again does nothing.
+        Returns once the socket is listening; calling it again does nothing. Temporary
+        folders left by sandboxes that were killed are removed first
+        (:func:`~jupyter_k8stty.sandbox.lifetime.sweep_stale`).
         """
         with self._lock:
             if self._server is not None:
                 return self
             if self.stopping:
                 raise RuntimeError("a stopped Sandbox cannot be started again")
+            # A sandbox killed with SIGKILL could not clean up: its folders go now.
+            lifetime.sweep_stale()
             certs = tls.make_certificates(self.host)
             server = _TLSServer((self.host, self._requested_port),
                                 tls.server_context(certs), self)
@@ -194,7 +198,7 @@ class Sandbox:
             self.workloads = WorkloadStore(self._initial_workloads, self.pods)
             self._server = server
             if self._kubeconfig_arg is None:
-                self._tmpdir = tempfile.mkdtemp(prefix="k8stty-sandbox-")
+                self._tmpdir = tempfile.mkdtemp(prefix=lifetime.temp_prefix())
                 path: str | os.PathLike[str] = Path(self._tmpdir) / "kubeconfig"
             else:
                 path = self._kubeconfig_arg

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from jupyter_k8stty.sandbox.lifetime import temp_prefix
+
 _VALIDITY = datetime.timedelta(days=7)
 # Clocks of a client and the sandbox may disagree a little; back-date to be safe.
 _BACKDATE = datetime.timedelta(hours=1)
@@ -128,7 +130,7 @@ def server_context(certs: Certificates) -> ssl.SSLContext:
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     # kubectl (Go) negotiates h2 when offered; the sandbox speaks HTTP/1.1 only.
     ctx.set_alpn_protocols(["http/1.1"])
-    fd, path = tempfile.mkstemp(prefix="k8stty-sandbox-", suffix=".pem")
+    fd, path = tempfile.mkstemp(prefix=temp_prefix("key"), suffix=".pem")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(certs.cert_pem + certs.key_pem)
