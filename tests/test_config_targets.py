@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from jupyter_k8stty import ConfigError, run
+from jupyter_k8stty import ApiError, ConfigError, run
 from jupyter_k8stty.exec.client import load_cluster_config
 from jupyter_k8stty.exec.resolve import resolve_pods
 from jupyter_k8stty.sandbox import PodSpec, Sandbox
@@ -122,3 +122,22 @@ def test_exec_credential_plugin(tmp_path):
         assert resolve_pods("app", kubeconfig=str(path))[0].name == "app"
         assert run("app", ["sh", "-c", "echo ok"], kubeconfig=str(path)).stdout == b"ok\n"
         assert calls.read_text()  # the plugin really ran
+
+
+def test_in_cluster_token_is_reread_when_the_file_rotates(tmp_path, monkeypatch):
+    with Sandbox(pods=[PodSpec("app")]) as sb:
+        reader = sb.add_user("reader", ["get pods", "list pods"])
+        folder = _service_account(tmp_path, sb, "default", token=reader)
+        monkeypatch.delenv("KUBECONFIG", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))
+        monkeypatch.setenv("K8STTY_SERVICE_ACCOUNT_DIR", str(folder))
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", sb.host)
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(sb.port))
+        with pytest.raises(ApiError, match='User "reader" cannot create resource "pods/exec"'):
+            run("app", ["true"])
+        # the kubelet swaps the projected token: the next request carries the new one
+        rotated = folder / "token.new"
+        rotated.write_text(sb.token)
+        rotated.replace(folder / "token")
+        assert run("app", ["echo", "rotated"]).stdout == b"rotated\n"
+        assert resolve_pods("app")[0].name == "app"

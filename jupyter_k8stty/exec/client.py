@@ -161,6 +161,10 @@ def _load_in_cluster() -> ClusterConfig:
         loader.load_and_set(configuration)
     except Exception as exc:
         raise ConfigError(f"cannot load the in-cluster service account: {_first_line(exc)}") from None
+    # The projected token rotates (hourly by default); the loader re-reads it only once a
+    # minute. Re-read it whenever the file changes instead, so every request and every
+    # new session carries the current token, in kernels that live for days.
+    configuration.refresh_api_key_hook = _TokenFile(os.path.join(folder, "token"))  # type: ignore[assignment]
     # client-go's order: POD_NAMESPACE, then the service account's namespace file.
     namespace = os.environ.get("POD_NAMESPACE", "").strip()
     if not namespace:
@@ -170,6 +174,40 @@ def _load_in_cluster() -> ClusterConfig:
         except OSError:
             namespace = "default"
     return ClusterConfig(configuration, namespace, "in-cluster")
+
+
+class _TokenFile:
+    """A ``refresh_api_key_hook`` that puts the token file's current content in the configuration.
+
+    The file is read again when its inode, size or modification time change (a projected
+    token is replaced by an atomic symlink swap). A file that cannot be read keeps the
+    last good token: the API server then says whether it is still valid.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._token: str | None = None
+
+    def __call__(self, configuration: k8s_client.Configuration) -> None:
+        try:
+            stat = os.stat(self.path)
+            stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp is not None and stamp != self._stamp:
+                try:
+                    with open(self.path, encoding="utf-8") as f:
+                        token = f.read().strip()
+                except OSError:
+                    token = ""
+                if token:
+                    self._stamp, self._token = stamp, token
+            current = self._token
+        if current:
+            configuration.api_key["BearerToken"] = f"bearer {current}"
 
 
 def _first_line(exc: BaseException) -> str:
