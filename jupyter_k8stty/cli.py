@@ -50,6 +50,12 @@ def _add_sandbox(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    from jupyter_k8stty.sandbox import missing_extra
+
+    problem = missing_extra("cryptography")
+    if problem is not None:
+        print(f"jupyter-k8stty sandbox: {problem}", file=sys.stderr)
+        return 1
     from jupyter_k8stty.sandbox import Sandbox
     from jupyter_k8stty.sandbox.faults import parse_fault
     from jupyter_k8stty.sandbox.kubeconfig import default_kubeconfig_path

@@ -120,6 +120,16 @@ def _stop_lab(proc: subprocess.Popen) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C or SIGTERM (or JupyterLab exits); return the exit code."""
+    from jupyter_k8stty.sandbox import missing_extra
+
+    # Both are in the "demo" extra; say so in one line rather than with a traceback.
+    problem = missing_extra("cryptography")
+    if problem is None and not args.no_lab:
+        # JupyterLab runs in its own process: look for it without importing it.
+        problem = missing_extra("jupyterlab", "JupyterLab", import_it=False)
+    if problem is not None:
+        print(f"jupyter-k8stty demo: {problem}", file=sys.stderr)
+        return 1
     from jupyter_k8stty.sandbox import Sandbox
 
     workdir = Path(args.dir).expanduser().resolve() if args.dir else _default_dir()

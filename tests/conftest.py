@@ -1,5 +1,32 @@
-"""Shared fixtures: the sandbox cluster (see jupyter_k8stty.sandbox.pytest_fixtures)."""
+"""Shared fixtures: the sandbox cluster, from the package's own pytest plugin.
 
-from jupyter_k8stty.sandbox.pytest_fixtures import fresh_sandbox, kubeconfig, sandbox
+The plugin (``jupyter_k8stty.sandbox.pytest_fixtures``, registered through the
+``pytest11`` entry point) provides the ``k8s_*`` fixtures; these short names are the
+repository's aliases for them, not a second registration.
+"""
 
-__all__ = ["fresh_sandbox", "kubeconfig", "sandbox"]
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from jupyter_k8stty.sandbox.server import Sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox(k8s_sandbox_shared: Sandbox) -> Sandbox:
+    """The sandbox shared by the whole session (do not reshape it)."""
+    return k8s_sandbox_shared
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(sandbox: Sandbox) -> str:
+    """The path of the shared sandbox's kubeconfig."""
+    return sandbox.kubeconfig_path
+
+
+@pytest.fixture
+def fresh_sandbox(k8s_sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
+    """A new sandbox with the default pods for one test (KUBECONFIG untouched)."""
+    return k8s_sandbox_factory()
