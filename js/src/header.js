@@ -11,8 +11,9 @@ function el(tag, className, text) {
 /**
  * @param {any} model - the anywidget model
  * @param {() => void} onReconnect
+ * @param {(where: string, fn: Function) => Function} guard - reports the errors of `fn`
  */
-export function createHeader(model, onReconnect) {
+export function createHeader(model, onReconnect, guard = (_where, fn) => fn) {
   const root = el("div", "k8stty-header");
   const title = el("span", "k8stty-title");
   const pill = el("span", "k8stty-status");
@@ -23,7 +24,7 @@ export function createHeader(model, onReconnect) {
   button.addEventListener("click", onReconnect);
   root.append(title, pill, detail, button);
 
-  const update = () => {
+  const update = guard("updating the header", () => {
     const status = model.get("status") || "connecting";
     const exitCode = model.get("exit_code");
     const error = model.get("error") || "";
@@ -44,7 +45,7 @@ export function createHeader(model, onReconnect) {
     detail.textContent = status === "error" ? error : "";
     detail.title = detail.textContent;
     button.disabled = status === "connecting" || status === "waiting";
-  };
+  });
 
   const events = ["change:status", "change:exit_code", "change:error", "change:title"];
   for (const event of events) model.on(event, update);

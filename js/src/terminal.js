@@ -95,8 +95,9 @@ function webglAvailable() {
  * @param {HTMLElement} themeNode - element whose CSS variables give the theme
  * @param {object} options - the `options` trait, passed straight to xterm.js
  * @param {number} rows - initial rows
+ * @param {(where: string, fn: Function) => Function} guard - reports the errors of `fn`
  */
-export function createTerminal(themeNode, options, rows) {
+export function createTerminal(themeNode, options, rows, guard = (_where, fn) => fn) {
   const user = userOptions(options);
   const term = new Terminal({
     ...defaultOptions(themeNode),
@@ -145,14 +146,15 @@ export function createTerminal(themeNode, options, rows) {
       if (webglAvailable()) {
         try {
           const addon = new WebglAddon();
-          addon.onContextLoss(useDomRenderer);
+          addon.onContextLoss(guard("switching to the DOM renderer", useDomRenderer));
           term.loadAddon(addon);
           webgl = addon;
         } catch {
           webgl = null; // DOM renderer stays in charge
         }
       }
-      themeObserver = new MutationObserver(() => requestAnimationFrame(api.refreshTheme));
+      const refresh = guard("following the JupyterLab theme", () => api.refreshTheme());
+      themeObserver = new MutationObserver(() => requestAnimationFrame(refresh));
       themeObserver.observe(document.body, {
         attributes: true,
         attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"],

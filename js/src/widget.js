@@ -1,13 +1,17 @@
-// The anywidget front end of jupyter_k8stty.Terminal.
+// The anywidget front end of jupyter_k8stty.Terminal (loaded by loader.js, see there).
 //
 // Messages (the full list, with the kernel side, is in jupyter_k8stty/widget/bridge.py):
 //   kernel -> browser  {type: "output"} + [bytes]      append to the screen, ack once parsed
 //                      {type: "replay", view} + [bytes] reset the screen, write the recent tail
+//                      {type: "error", message}         show on the error line under the terminal
+//                      {type: "bundle", hash} + [js, css]  the front end (handled by loader.js)
 //   browser -> kernel  {type: "input"} + [bytes]        keystrokes and pastes
 //                      {type: "ack", view, bytes}       bytes of output xterm has parsed
 //                      {type: "ready", view}            this view rendered; asks for a replay
 //                      {type: "detach", view}           this view went away
 //                      {type: "reconnect"}              start a fresh session
+//                      {type: "error", message}         a failure in this front end (logged)
+//                      {type: "bundle"}                 send the front end (loader.js)
 
 import "@xterm/xterm/css/xterm.css";
 import "./widget.css";
@@ -15,10 +19,16 @@ import "./widget.css";
 import { FlowWriter } from "./flow.js";
 import { createHeader } from "./header.js";
 import { isolateKeyboard } from "./keyboard.js";
+import { createErrorLine, createReporter } from "./report.js";
 import { createTerminal } from "./terminal.js";
 
 const FIT_DEBOUNCE_MS = 100;
 const ESTIMATED_ROW_PX = 17;
+/** Sizes the kernel accepts (jupyter_k8stty/widget/options.py ROWS_RANGE, COLS_RANGE). */
+const ROWS_RANGE = [2, 500];
+const COLS_RANGE = [2, 1000];
+/** Milliseconds without the replay a view asked for before it says the kernel has not answered. */
+const NO_ANSWER_MS = 3000;
 const encoder = new TextEncoder();
 
 /** Any binary buffer ipywidgets hands us (DataView, ArrayBuffer, typed array). */
@@ -38,37 +48,68 @@ function binaryStringToBytes(data) {
   return bytes;
 }
 
+const clamp = (value, [low, high]) => Math.min(high, Math.max(low, value));
+
 function newViewId() {
   if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 function render({ model, el }) {
+  const line = createErrorLine();
+  let disposed = false;
+  const send = (content, buffers) => {
+    if (!disposed) model.send(content, undefined, buffers);
+  };
+  const reporter = createReporter(send, line);
+  try {
+    const dispose = renderTerminal(model, el, line, reporter, send);
+    return () => {
+      try {
+        dispose();
+      } catch (error) {
+        reporter.report(error, "closing the view");
+      }
+      disposed = true;
+      reporter.dispose();
+      line.el.remove();
+    };
+  } catch (error) {
+    el.append(line.el);
+    reporter.report(error, "rendering the terminal");
+    return () => {
+      disposed = true;
+      reporter.dispose();
+      line.el.remove();
+    };
+  }
+}
+
+function renderTerminal(model, el, line, reporter, send) {
   const viewId = newViewId();
+  const { guard } = reporter;
   let disposed = false;
   let opened = false;
   let awaitingReplay = true;
   let fitTimer = null;
 
-  const send = (content, buffers) => {
-    if (!disposed) model.send(content, undefined, buffers);
-  };
-
   const root = document.createElement("div");
   root.className = "k8stty";
-  const header = createHeader(model, () => send({ type: "reconnect" }));
+  const header = createHeader(model, guard("reconnect", () => send({ type: "reconnect" })), guard);
   const screen = document.createElement("div");
   screen.className = "k8stty-screen";
   screen.style.height = `${(model.get("rows") || 24) * ESTIMATED_ROW_PX}px`;
-  root.append(header.el, screen);
+  root.append(header.el, screen, line.el);
   el.appendChild(root);
 
-  const xt = createTerminal(root, model.get("options"), model.get("rows"));
+  const xt = createTerminal(root, model.get("options"), model.get("rows"), guard);
   const { term, fit } = xt;
-  const flow = new FlowWriter(term, (n) => send({ type: "ack", view: viewId, bytes: n }));
+  const flow = new FlowWriter(term, guard("acknowledging output", (n) => {
+    send({ type: "ack", view: viewId, bytes: n });
+  }));
   const disposeKeyboard = isolateKeyboard(root, term);
 
-  const onMessage = (msg, buffers) => {
+  const onMessage = guard("handling a message from the kernel", (msg, buffers) => {
     switch (msg?.type) {
       case "output":
         if (awaitingReplay) break; // the replay we asked for already holds it
@@ -79,16 +120,20 @@ function render({ model, el }) {
         term.reset();
         for (const buffer of buffers || []) flow.write(toBytes(buffer), false);
         awaitingReplay = false;
+        line.clear("note");
+        break;
+      case "error":
+        line.show(String(msg.message || "error in the kernel"));
         break;
       default:
-        break;
+        break; // "bundle" is the loader's
     }
-  };
+  });
   model.on("msg:custom", onMessage);
 
   const subscriptions = [
-    term.onData((data) => send({ type: "input" }, [encoder.encode(data)])),
-    term.onBinary((data) => send({ type: "input" }, [binaryStringToBytes(data)])),
+    term.onData(guard("sending keys", (data) => send({ type: "input" }, [encoder.encode(data)]))),
+    term.onBinary(guard("sending keys", (data) => send({ type: "input" }, [binaryStringToBytes(data)]))),
   ];
 
   // Content height in pixels that shows `rows` rows exactly (0 if not measurable yet).
@@ -98,48 +143,50 @@ function render({ model, el }) {
   };
 
   // Fit to the container, then tell the kernel the new size if it changed.
-  const syncSize = () => {
+  const syncSize = guard("fitting the terminal", () => {
     fitTimer = null;
     if (!opened || disposed) return;
     const dims = fit.proposeDimensions();
     if (!dims || !Number.isFinite(dims.cols) || !Number.isFinite(dims.rows)) return;
     if (dims.cols < 2 || dims.rows < 1) return;
     fit.fit();
+    const rows = clamp(term.rows, ROWS_RANGE);
+    const cols = clamp(term.cols, COLS_RANGE);
     let changed = false;
-    if (model.get("rows") !== term.rows) {
-      model.set("rows", term.rows);
+    if (model.get("rows") !== rows) {
+      model.set("rows", rows);
       changed = true;
     }
-    if (model.get("cols") !== term.cols) {
-      model.set("cols", term.cols);
+    if (model.get("cols") !== cols) {
+      model.set("cols", cols);
       changed = true;
     }
     if (changed) model.save_changes();
-  };
+  });
   const scheduleFit = () => {
     if (fitTimer !== null) clearTimeout(fitTimer);
     fitTimer = setTimeout(syncSize, FIT_DEBOUNCE_MS);
   };
 
   // Someone else (the kernel, another view) set `rows`: make the screen that tall.
-  const onRows = () => {
+  const onRows = guard("resizing the terminal", () => {
     const rows = model.get("rows");
     if (!opened || !rows || rows === term.rows) return;
     const height = heightForRows(rows);
     if (height) screen.style.height = `${height}px`;
     scheduleFit();
-  };
+  });
   model.on("change:rows", onRows);
 
-  const onOptions = () => {
+  const onOptions = guard("applying options", () => {
     xt.setOptions(model.get("options"));
     if (!opened) return;
-    requestAnimationFrame(() => {
+    requestAnimationFrame(guard("applying options", () => {
       const height = heightForRows(term.rows);
       if (height) screen.style.height = `${height}px`;
       scheduleFit();
-    });
-  };
+    }));
+  });
   model.on("change:options", onOptions);
 
   // Open xterm once the element is in the page and has a width (the output
@@ -148,22 +195,33 @@ function render({ model, el }) {
     if (opened || disposed || !screen.isConnected || screen.clientWidth === 0) return;
     opened = true;
     xt.open(screen);
-    requestAnimationFrame(() => {
+    requestAnimationFrame(guard("opening the terminal", () => {
       if (disposed) return;
       const height = heightForRows(model.get("rows") || term.rows);
       if (height) screen.style.height = `${height}px`;
       syncSize();
-    });
+    }));
   };
-  const resizeObserver = new ResizeObserver(() => (opened ? scheduleFit() : open()));
+  const resizeObserver = new ResizeObserver(guard("opening the terminal", () => {
+    if (opened) scheduleFit();
+    else open();
+  }));
   resizeObserver.observe(screen);
   open();
 
   send({ type: "ready", view: viewId });
+  // No replay yet: the kernel is busy (comms without subshells), or this view was
+  // restored from a saved notebook and no session is behind it any more.
+  const noAnswer = setTimeout(() => {
+    if (awaitingReplay && !disposed) {
+      line.show("not connected: no answer from the kernel yet (busy, or the session is gone)", "note");
+    }
+  }, NO_ANSWER_MS);
 
   return () => {
     send({ type: "detach", view: viewId });
     disposed = true;
+    clearTimeout(noAnswer);
     if (fitTimer !== null) clearTimeout(fitTimer);
     resizeObserver.disconnect();
     model.off("msg:custom", onMessage);

@@ -4,9 +4,10 @@ Messages
 ========
 
 Every message is a widget custom message: JSON ``{"type": ...}`` plus binary buffers.
-This is the complete list; ``js/src/widget.js`` handles the kernel-to-browser ones in
-one ``switch (msg.type)`` and :class:`~jupyter_k8stty.widget.terminal.Terminal`
-dispatches the browser-to-kernel ones through one small dict.
+This is the complete list; ``js/src/widget.js`` (and ``js/src/loader.js`` for
+``bundle``) handles the kernel-to-browser ones in one ``switch (msg.type)`` and
+:class:`~jupyter_k8stty.widget.terminal.Terminal` dispatches the browser-to-kernel
+ones through one small dict. Custom messages are never saved in a notebook.
 
 Kernel to browser:
 
@@ -20,6 +21,13 @@ Kernel to browser:
     output. Sent to the view that sent ``ready`` (``view`` is its id; other views
     ignore it), and with ``view: null`` and no bytes to every view when a new session
     replaces the old one (reconnect).
+``{"type": "error", "message": text}``
+    Handling a message from the browser failed: every view shows ``text`` on the
+    error line under the terminal (the kernel log has the traceback).
+``{"type": "bundle", "hash": hex}`` + ``[javascript, css]``
+    The answer to ``bundle``: the front end (``static/widget.js`` and
+    ``static/widget.css``) as two binary buffers, and their content hash (see
+    :mod:`jupyter_k8stty.widget.bundle`).
 
 Browser to kernel:
 
@@ -36,6 +44,13 @@ Browser to kernel:
     The view was disposed (output cleared, notebook closed).
 ``{"type": "reconnect"}``
     Close the session and start a new one with the same arguments.
+``{"type": "error", "message": text}``
+    Something failed in the front end (rendering, a message handler, an xterm.js
+    callback, or an uncaught error whose stack is in the bundle); the view shows it
+    on its error line and the kernel logs it with ``log.warning``.
+``{"type": "bundle"}``
+    The loader (the widget's small ``_esm``) asks for the front end; the kernel
+    answers with ``bundle``.
 
 Flow control
 ============

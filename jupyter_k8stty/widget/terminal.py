@@ -1,8 +1,14 @@
 """``Terminal``: an interactive xterm.js terminal into a pod, as an anywidget.
 
-The browser side lives in ``js/src`` and is bundled into ``static/widget.js`` at
-package build time; the message protocol and flow control are described in
-:mod:`jupyter_k8stty.widget.bridge`.
+This module is the widget facade: synced traits, the table of messages from the
+browser, and the public API. The rest lives next to it:
+
+* :mod:`.connection`: the exec session behind the terminal, across reconnects;
+* :mod:`.bridge`: output coalescing and flow control, and the list of messages;
+* :mod:`.bundle`: the front end sent over the comm, so notebooks stay small;
+* :mod:`.cells`: closing the terminals of a cell that runs again, and at shutdown;
+* :mod:`.expect`: :meth:`Terminal.expect`'s cursor;
+* :mod:`.options`: checks of ``rows`` and the xterm.js options.
 
 Lifecycle: :meth:`Terminal.close` ends the session and the widget's threads. It is
 also called when the front end closes the widget's comm, when the cell that created
@@ -13,78 +19,38 @@ none came back within :attr:`Terminal.orphan_grace` seconds, and at kernel shutd
 
 from __future__ import annotations
 
-import atexit
 import logging
 import re
 import threading
-import time
-import weakref
-from pathlib import Path
 from typing import Any
 
 import anywidget
 import ipywidgets
 import traitlets
+from typing_extensions import Unpack
 
-from ..errors import K8sTTYError, StreamError, one_line
-from ..exec.connect import DEFAULT_CONNECT_TIMEOUT
+from ..errors import K8sTTYError, one_line
+from ..exec.api import DEFAULT_CONNECT_TIMEOUT
+from ..exec.checks import check_command
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
-from ..exec.targets import DEFAULT_POD_RUNNING_TIMEOUT, parse_target
+from ..exec.status import SESSION_STATES
+from ..exec.target import ExecTarget, TargetArgs
+from . import cells
 from .bridge import FLOW_WINDOW, TAIL_SIZE, Bridge
-from .input_pump import InputPump
+from .bundle import load_bundle, loader_esm
+from .cells import close_all
+from .connection import Connection, ConnectionState
+from .expect import ExpectCursor
+from .options import COLS_RANGE, ROWS_RANGE, check_options, check_size
 
 log = logging.getLogger("jupyter_k8stty")
 
-__all__ = ["DEFAULT_SHELL", "Terminal", "close_all"]
+__all__ = ["DEFAULT_SHELL", "OUTPUT_TAIL", "Terminal", "close_all"]
 
-_STATIC = Path(__file__).resolve().parent.parent / "static"
-
-#: Shown instead of the terminal when the package was installed without its bundle.
-_MISSING_BUNDLE_ESM = """
-export default {
-  render({ el }) {
-    el.textContent = "jupyter-k8stty: the widget bundle (jupyter_k8stty/static/widget.js) "
-      + "is missing; reinstall the package (pip install jupyter-k8stty) or run "
-      + "'npm --prefix js ci && node js/build.mjs' in a source checkout.";
-  },
-};
-"""
-
-#: Input typed while the session is still connecting is kept (up to this many bytes).
-_EARLY_INPUT_LIMIT = 64 * 1024
-
-_live: weakref.WeakSet[Terminal] = weakref.WeakSet()
-_by_cell: dict[str, list[tuple[str, weakref.ref[Terminal]]]] = {}
-_registry_lock = threading.Lock()
-
-
-def close_all() -> None:
-    """Close every live terminal (registered with :mod:`atexit` for kernel shutdown)."""
-    for terminal in list(_live):
-        try:
-            terminal.close()
-        except Exception:
-            log.debug("closing %r failed", terminal, exc_info=True)
-
-
-atexit.register(close_all)
-
-
-def _current_cell() -> tuple[str | None, str | None]:
-    """``(cell id, execute request id)`` of the running cell, when the kernel knows them."""
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        kernel = getattr(shell, "kernel", None)
-        if kernel is None:
-            return None, None
-        parent = kernel.get_parent()
-        cell = (parent.get("metadata") or {}).get("cellId")
-        msg_id = (parent.get("header") or {}).get("msg_id")
-        return (str(cell) if cell else None), msg_id
-    except Exception:
-        return None, None
+#: The size of the tail kept for replays and :attr:`Terminal.output`.
+OUTPUT_TAIL = TAIL_SIZE
+#: Longest error text accepted from the browser (a stack trace is cut here).
+MAX_BROWSER_ERROR = 2000
 
 
 class Terminal(anywidget.AnyWidget):
@@ -94,22 +60,25 @@ class Terminal(anywidget.AnyWidget):
     terminal under the cell; keystrokes go to the pod, output comes back live.
 
     Args:
-        pod: the pod's name, or a target as kubectl takes it: ``pod/NAME``,
-            ``deploy/NAME``, ``sts/NAME``, ``ds/NAME``, ``rs/NAME``, ``job/NAME``,
-            ``svc/NAME`` (one pod is picked as ``kubectl exec`` does); ``None`` with
-            ``selector``.
+        target: an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or the pod's name,
+            or a target as kubectl takes it: ``pod/NAME``, ``deploy/NAME``, ``sts/NAME``,
+            ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME`` (one pod is picked as
+            ``kubectl exec`` does); ``None`` with ``selector``.
         command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`:
             bash, else ash, else sh).
-        namespace: defaults to the kubeconfig context's namespace, else ``default``.
-        container: defaults to the pod's default container.
-        context: kubeconfig context; defaults to the current one.
-        kubeconfig: kubeconfig path; defaults to ``KUBECONFIG`` or ``~/.kube/config``.
-        rows: initial height in rows (the browser then fits the width).
+        rows: initial height in rows, 2 to 500 (the browser then fits the width).
         options: xterm.js options, for example ``{"fontSize": 15}``,
-            ``{"screenReaderMode": True}`` or ``{"theme": {...}}``.
-        selector: a label selector instead of ``pod``.
-        pod_running_timeout: seconds to wait for a Pending pod (status ``waiting``, the
-            header says ``waiting for pod NS/NAME (Pending)``).
+            ``{"screenReaderMode": True}`` or ``{"theme": {...}}``; known options are
+            checked (:func:`~jupyter_k8stty.widget.options.check_options`).
+        **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` building the target
+            from a name (or overriding fields of an ``ExecTarget``): ``namespace``,
+            ``container``, ``context``, ``kubeconfig``, ``selector``, ``impersonate``,
+            ``impersonate_groups``, ``pod_running_timeout`` (seconds to wait for a
+            Pending pod: status ``waiting``, the header says ``waiting for pod NS/NAME``).
+
+    Raises:
+        TargetError: an invalid target (before any request or widget exists).
+        ArgumentError: a bad command, ``rows`` or option (one line says which).
 
     The session starts at once on a background thread; ``status`` tells how it goes.
 
@@ -120,19 +89,21 @@ class Terminal(anywidget.AnyWidget):
         >>> t.close()
     """
 
-    _esm = _STATIC / "widget.js" if (_STATIC / "widget.js").is_file() else _MISSING_BUNDLE_ESM
-    _css = _STATIC / "widget.css" if (_STATIC / "widget.css").is_file() else ""
+    # A loader of a few KB: the bundle itself comes over the comm and is never saved.
+    _esm = loader_esm()
+    _css = ""
 
     rows = traitlets.Int(
-        24, help="Terminal height in rows; set by the browser after each fit, sent to the pod."
+        24, help="Terminal height in rows (2 to 500); set by the browser after each fit, sent to the pod."
     ).tag(sync=True)
     cols = traitlets.Int(
-        80, help="Terminal width in columns; set by the browser after each fit, sent to the pod."
+        80, help="Terminal width in columns (2 to 1000); set by the browser after each fit, sent to the pod."
     ).tag(sync=True)
-    status = traitlets.Unicode(
-        "connecting",
+    status = traitlets.Enum(
+        SESSION_STATES,
+        default_value="connecting",
         help="Session state: connecting, waiting (for a Pending pod), connected, exited, "
-        "error or closed.",
+        "error or closed (see jupyter_k8stty.exec.status.SessionStatus).",
     ).tag(sync=True)
     exit_code = traitlets.Int(
         None, allow_none=True, help="The command's exit code once it exited, else None."
@@ -145,6 +116,12 @@ class Terminal(anywidget.AnyWidget):
     ).tag(sync=True)
     options = traitlets.Dict(
         help="xterm.js terminal options, passed straight to the browser and applied live."
+    ).tag(sync=True)
+    _bundle_hash = traitlets.Unicode(
+        "", help="Content hash of the front-end bundle the loader asks for ('' when it is missing)."
+    ).tag(sync=True)
+    _where = traitlets.Unicode(
+        "", help="'namespace/target' as given: the placeholder a saved notebook shows without a kernel."
     ).tag(sync=True)
 
     #: Unacknowledged output bytes after which the session pauses reading the pod.
@@ -163,70 +140,87 @@ class Terminal(anywidget.AnyWidget):
 
     def __init__(
         self,
-        pod: str,
+        target: ExecTarget | str | None = None,
         command: list[str] | None = None,
         *,
-        namespace: str | None = None,
-        container: str | None = None,
-        context: str | None = None,
-        kubeconfig: str | None = None,
         rows: int = 24,
         options: dict | None = None,
-        selector: str | None = None,
-        pod_running_timeout: float = DEFAULT_POD_RUNNING_TIMEOUT,
+        **where: Unpack[TargetArgs],
     ):
-        if isinstance(command, str):
-            raise TypeError("command must be a list of arguments, not a string")
-        parse_target(pod, selector)  # a bad name or kind fails here, before any widget exists
+        # Everything is checked before the widget (its comm, its threads) exists.
+        exec_target = ExecTarget.of(target, **where)
+        argv = check_command(command) if command is not None else None
+        rows, _ = check_size(rows)
+        options = check_options(options)
         # Plain attributes first: trait observers may run during super().__init__.
-        self._pod = pod if pod else f"-l {selector}"
-        self._target = pod
-        self._selector = selector
-        self._pod_running_timeout = pod_running_timeout
-        self._note_shown = False
-        self._command = list(command) if command else None
-        self._namespace = namespace
-        self._container = container
-        self._context = context
-        self._kubeconfig = kubeconfig
-        self._lock = threading.RLock()
-        self._session: ExecSession | None = None
-        self._generation = 0
+        self._target = exec_target
         self._closed = False
-        self._done = threading.Event()
-        self._early_input = bytearray()
-        self._connect_thread: threading.Thread | None = None
+        self._close_lock = threading.Lock()
+        self._connection: Connection | None = None
         self._bridge: Bridge | None = None
-        self._input: InputPump | None = None
-        self._input_live = False  # early input flushed: keys go straight to the pump
-        super().__init__(rows=int(rows), options=dict(options or {}), title=self._make_title())
-        label = f"{namespace}/{pod}" if namespace else pod
-        self._bridge = Bridge(
-            self._send_message,
-            name=label,
-            on_orphaned=self._close_orphaned,
-            orphan_grace=self.orphan_grace,
+        bundle = load_bundle()
+        super().__init__(rows=rows, options=options, _bundle_hash=bundle.hash if bundle else "",
+                         _where=_where_label(exec_target))
+        label = str(exec_target)
+        self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
+                              orphan_grace=self.orphan_grace)
+        self._connection = Connection(
+            exec_target, argv, sink=self._bridge, on_change=self._apply_state,
+            rows=self.rows, cols=self.cols, session_options={
+                "flow_window": self.flow_window,
+                "receive_buffer": self.receive_buffer,
+                "connect_timeout": self.connect_timeout,
+                "keepalive": self.keepalive,
+                "keepalive_timeout": self.keepalive_timeout,
+            },
         )
-        self._input: InputPump | None = InputPump(self._write_now, name=label)
+        self._apply_state(self._connection.state)
+        self._expect = ExpectCursor(self._bridge.recent_span, lambda: self.session,
+                                    self._connection.done)
+        #: Messages from the browser, by ``type`` (see :mod:`jupyter_k8stty.widget.bridge`).
         self._handlers = {
             "input": self._on_input,
             "ack": self._on_ack,
             "ready": self._on_ready,
             "detach": self._on_detach,
             "reconnect": self._on_reconnect,
+            "bundle": self._on_bundle,
+            "error": self._on_browser_error,
         }
         self.on_msg(self._handle_message)
         if self.comm is not None:
             self.comm.on_close(self._on_comm_close)
-        self._register()
-        self._connect()
+        cells.register(self)
+        self._connection.connect()
 
     # -- public API -----------------------------------------------------------------------
 
     @property
+    def target(self) -> ExecTarget:
+        """Where the terminal execs (as given, before resolution to a pod)."""
+        return self._target
+
+    @property
     def session(self) -> ExecSession | None:
         """The current exec session (a new one after each reconnect)."""
-        return self._session
+        connection = self._connection
+        return connection.session if connection is not None else None
+
+    @property
+    def note(self) -> str | None:
+        """How the container was chosen when the pod has several (kubectl's note), else ``None``."""
+        connection = self._connection
+        return connection.note if connection is not None else None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def placeholder(self) -> str:
+        """What a saved notebook shows where the terminal was: ``terminal into NS/POD: not connected``."""
+        return f"terminal into {self._where or self._target}: not connected"
 
     @property
     def output(self) -> str:
@@ -257,7 +251,8 @@ class Terminal(anywidget.AnyWidget):
             return
         if isinstance(data, str):
             data = data.encode("utf-8")
-        self._write(bytes(data), strict=True)
+        assert self._connection is not None
+        self._connection.write(bytes(data), strict=True)
 
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         """Wait until the output since the previous match matches ``pattern``; return the match.
@@ -272,280 +267,81 @@ class Terminal(anywidget.AnyWidget):
             TimeoutError: no match within ``timeout`` seconds, or the session ended
                 without one (the message shows the last output).
         """
-        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
-        deadline = time.monotonic() + timeout
-        while True:
-            ended = self._done.is_set()  # read before the output: nothing after it is missed
-            match, consumed = self._search(regex)
-            if match is not None:
-                self._expect_mark = consumed
-                return match
-            if ended or time.monotonic() >= deadline:
-                _, _, text = self._since_mark()
-                tail = text[-200:]
-                why = "before the session ended" if ended else f"within {timeout:g} s"
-                raise TimeoutError(f"{regex.pattern!r} did not appear {why}; last output: {tail!r}")
-            time.sleep(0.02)
-
-    def _since_mark(self) -> tuple[int, int, str]:
-        """``(start position, end position, text)`` of the output not consumed by ``expect``."""
-        bridge = self._bridge
-        data, end = bridge.recent_span() if bridge is not None else (b"", 0)
-        session = self._session
-        if session is not None and session is not getattr(self, "_expect_session", None):
-            self._expect_session = session
-            self._expect_mark = 0  # a new stream (first use or after a reconnect)
-        mark = min(getattr(self, "_expect_mark", 0), end)
-        first = end - len(data)
-        skip = max(0, mark - first)
-        # surrogateescape maps any stray byte to one code point and back, so a match's
-        # end converts back to an exact stream position.
-        text = data[skip:].decode("utf-8", errors="surrogateescape")
-        return first + skip, end, text
-
-    def _search(self, regex: re.Pattern[str]) -> tuple[re.Match[str] | None, int]:
-        start, _end, text = self._since_mark()
-        match = regex.search(text)
-        if match is None:
-            return None, start
-        consumed = len(text[: match.end()].encode("utf-8", errors="surrogateescape"))
-        return match, start + consumed
+        return self._expect.expect(pattern, timeout)
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the session to end; return its exit code (``None`` on error, close, timeout)."""
-        self._done.wait(timeout)
+        assert self._connection is not None
+        self._connection.wait(timeout)
         return self.exit_code
 
     def reconnect(self) -> None:
-        """Close the current session and start a new one with the same arguments."""
-        if self._closed:
-            raise StreamError("the terminal is closed")
-        old = self._session
-        with self._lock:
-            self._generation += 1
-            self._session = None
-        if old is not None:
-            old.close()
-        self._connect()
+        """Close the current session and start a new one with the same arguments.
+
+        Raises:
+            StreamError: the terminal is closed.
+        """
+        assert self._connection is not None
+        self._connection.reconnect()
 
     def close(self) -> None:
         """End the session, stop the widget's threads and close the widget."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:  # __init__ failed early
-            super().close()
-            return
-        with lock:
-            if self._closed:
-                closing = False
-            else:
-                self._closed = True
-                closing = True
-                self._generation += 1
-                session, self._session = self._session, None
-                bridge = self._bridge
-        if closing:
-            if session is not None:
-                session.close()
-            if bridge is not None:
-                bridge.close()
-            if self._input is not None:
-                self._input.close()
-            thread = self._connect_thread
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout=1)
-            if self.status in ("connecting", "waiting", "connected"):
-                self._set_state(status="closed")
-            self._done.set()
-            _live.discard(self)
+        connection = getattr(self, "_connection", None)
+        lock = getattr(self, "_close_lock", None)
+        if lock is not None:
+            with lock:
+                closing, self._closed = not self._closed, True
+            if closing:
+                if connection is not None:
+                    connection.close()
+                if self._bridge is not None:
+                    self._bridge.close()
+                cells.forget(self)
         try:
             super().close()
         except Exception:
             log.debug("closing the widget's comm failed", exc_info=True)
 
     def __repr__(self) -> str:
-        status = getattr(self, "_trait_values", {}).get("status", "?")
-        return f"<Terminal {self.title or getattr(self, '_pod', '?')} {status}>"
+        values = getattr(self, "_trait_values", {})
+        title = values.get("title") or str(getattr(self, "_target", "?"))
+        return f"<Terminal {title} {values.get('status', '?')}>"
 
-    # -- session management ---------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        # Where widgets do not render (nbviewer, GitHub, a text console), the saved
+        # text/plain says what was there instead of a Python repr.
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        return {**data, "text/plain": self.placeholder}, metadata
 
-    def _make_title(self, namespace: str | None = None, pod: str | None = None,
-                    container: str | None = None) -> str:
-        namespace = namespace or self._namespace
-        pod = pod or self._pod
-        container = container or self._container
-        title = f"{namespace}/{pod}" if namespace else pod
-        if pod != self._pod and self._target:
-            title += f" ({self._target})"  # the workload it was picked from
-        return f"{title} [{container}]" if container else title
+    # -- state ----------------------------------------------------------------------------
 
-    def _on_waiting(self, session: ExecSession, generation: int) -> None:
-        if self._generation != generation:
-            return
-        where = f"{session.namespace}/{session.pod}" if session.namespace else session.pod
-        self._set_state(status="waiting",
-                        title=f"waiting for pod {where} ({session.phase_note or 'Pending'})")
-
-    def _show_note(self, session: ExecSession) -> None:
-        # kubectl prints this on stderr; here it leads the terminal output, dimmed.
-        bridge = self._bridge
-        with self._lock:
-            if self._note_shown or not session.note or bridge is None:
-                return
-            self._note_shown = True
-        bridge.feed(b"\x1b[2m" + session.note.encode("utf-8", "replace") + b"\x1b[0m\r\n")
-
-    @property
-    def note(self) -> str | None:
-        """How the container was chosen when the pod has several (kubectl's note), else ``None``."""
-        session = self._session
-        return session.note if session is not None else None
-
-    def _connect(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._generation += 1
-            generation = self._generation
-            self._input_live = False
-            self._done.clear()
-            session = ExecSession(
-                self._target,
-                self._command,
-                namespace=self._namespace,
-                container=self._container,
-                context=self._context,
-                kubeconfig=self._kubeconfig,
-                tty=True,
-                stdin=True,
-                rows=self.rows,
-                cols=self.cols,
-                flow_window=self.flow_window,
-                receive_buffer=self.receive_buffer,
-                connect_timeout=self.connect_timeout,
-                keepalive=self.keepalive,
-                keepalive_timeout=self.keepalive_timeout,
-                selector=self._selector,
-                pod_running_timeout=self._pod_running_timeout,
-            )
-            self._session = session
-            self._note_shown = False
-        bridge = self._bridge
-        assert bridge is not None
-        bridge.reset(session.acknowledge)
-
-        def on_output(channel: int, data: bytes) -> None:
-            if self._generation == generation:
-                if not self._note_shown:
-                    self._show_note(session)
-                bridge.feed(data)
-            else:
-                session.acknowledge(len(data))
-
-        session.on_output(on_output)
-        session.on_exit(lambda s: self._on_session_end(s, generation))
-        session.on_wait(lambda s: self._on_waiting(s, generation))
-        self._set_state(status="connecting", exit_code=None, error="")
-        thread = threading.Thread(
-            target=self._start_session,
-            args=(session, generation),
-            name=f"k8stty-connect-{self._pod}",
-            daemon=True,
-        )
-        self._connect_thread = thread
-        thread.start()
-
-    def _start_session(self, session: ExecSession, generation: int) -> None:
-        try:
-            session.start()
-        except Exception as exc:  # every failure becomes status="error", never a traceback
-            if not isinstance(exc, K8sTTYError):
-                log.debug("starting %r failed", session, exc_info=True)
-            with self._lock:
-                if self._generation != generation:
-                    return
-                self._early_input.clear()
-            # The title may still say "waiting for pod ..."; the error says why it ended.
-            self._set_state(status="error", error=one_line(exc), exit_code=None,
-                            title=self._make_title(session.namespace, session.pod))
-            self._done.set()
-            return
-        with self._lock:
-            if self._generation != generation:
-                session.close()
-                return
-            early, self._early_input = bytes(self._early_input), bytearray()
-            if early and self._input is not None:
-                # Under the lock: keys typed from now on must queue after these.
-                self._input.put(early)
-            self._input_live = True
-            if not session.done:
-                self._set_state(status="connected", title=self._make_title(
-                    session.namespace, session.pod, session.container))
-        self._show_note(session)
-
-    def _on_session_end(self, session: ExecSession, generation: int) -> None:
-        if self._generation != generation:
-            return
-        bridge = self._bridge
-        if bridge is not None:
-            bridge.flush()  # all output before the status change
-        with self._lock:
-            if self._generation != generation:
-                return
-            status = session.status if session.status in ("exited", "error", "closed") else "closed"
-            self._set_state(
-                status=status,
-                exit_code=session.exit_code if status == "exited" else None,
-                error=" ".join((session.error or "").split()) if status == "error" else "",
-            )
-        self._done.set()
-
-    def _set_state(self, **values: Any) -> None:
+    def _apply_state(self, state: ConnectionState) -> None:
         try:
             with self.hold_sync():
-                for name, value in values.items():
-                    setattr(self, name, value)
+                self.status = state.status
+                self.exit_code = state.exit_code
+                self.error = state.error
+                self.title = state.title
         except Exception:  # the comm may be gone (kernel shutting down)
             log.debug("could not update the widget state", exc_info=True)
 
-    def _write(self, data: bytes, *, strict: bool = False) -> None:
-        if not data:
-            return
-        with self._lock:
-            session = self._session
-            if session is None or not self._input_live:
-                connecting = session is not None and session.status in (
-                    "new", "connecting", "waiting", "connected")
-                if connecting and len(self._early_input) + len(data) <= _EARLY_INPUT_LIMIT:
-                    self._early_input += data
-                    return
-                if strict:
-                    raise StreamError(f"the terminal into {self._pod} is {self.status}")
-                return
-            if strict and (session.done or session.status != "connected"):
-                raise StreamError(f"the terminal into {self._pod} is {session.status}")
-        pump = self._input
-        if pump is not None and not pump.put(data) and strict:
-            raise StreamError(f"the terminal into {self._pod} is closed or has too much queued input")
-
-    def _write_now(self, data: bytes) -> None:
-        # Runs on the input pump's thread: it may block while the pod is not reading.
-        session = self._session
-        if session is not None and not session.done:
-            try:
-                session.write(data)
-            except StreamError:
-                pass  # the session ended meanwhile; its status says so
+    @traitlets.validate("rows", "cols")
+    def _check_size(self, proposal: dict) -> int:
+        value = proposal["value"]
+        low, high = ROWS_RANGE if proposal["trait"].name == "rows" else COLS_RANGE
+        if not low <= value <= high:
+            raise traitlets.TraitError(
+                f"{proposal['trait'].name} must be between {low} and {high}, got {value}")
+        return value
 
     @traitlets.observe("rows", "cols")
     def _on_size(self, change: dict) -> None:
-        session = getattr(self, "_session", None)
-        if session is None or self.rows < 1 or self.cols < 1:
-            return
-        try:
-            session.resize(self.rows, self.cols)
-        except StreamError:
-            pass  # not connected (any more): the next session starts with this size
+        connection = getattr(self, "_connection", None)
+        if connection is not None:
+            connection.resize(self.rows, self.cols)
 
     # -- comm messages --------------------------------------------------------------------
 
@@ -553,39 +349,56 @@ class Terminal(anywidget.AnyWidget):
         if self.comm is not None:
             ipywidgets.Widget.send(self, content, buffers)
 
+    def _show_error(self, message: str) -> None:
+        """Show ``message`` on the error line under the terminal, in every view."""
+        try:
+            self._send_message({"type": "error", "message": message}, [])
+        except Exception:
+            log.debug("could not send an error to the views", exc_info=True)
+
     def _handle_message(self, _widget: Any, content: Any, buffers: list) -> None:
-        if not isinstance(content, dict):
-            return
-        handler = self._handlers.get(content.get("type"))
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            log.debug("ignoring a %r message", content.get("type"))
+            log.warning("terminal %s: ignoring a %r message from the browser", self._target, kind)
             return
         try:
             handler(content, buffers or [])
-        except Exception:
-            log.exception("handling a %r message failed", content.get("type"))
+        except Exception as exc:
+            log.exception("terminal %s: handling a %r message failed", self._target, kind)
+            self._show_error(f"handling a {kind!r} message failed: {one_line(exc)}")
 
     def _on_input(self, content: dict, buffers: list) -> None:
-        self._write(b"".join(bytes(buffer) for buffer in buffers))
+        assert self._connection is not None
+        self._connection.write(b"".join(bytes(buffer) for buffer in buffers))
 
     def _on_ack(self, content: dict, buffers: list) -> None:
-        bridge = self._bridge
-        if bridge is not None:
-            bridge.ack(str(content.get("view")), int(content.get("bytes") or 0))
+        if self._bridge is not None:
+            self._bridge.ack(str(content.get("view")), int(content.get("bytes") or 0))
 
     def _on_ready(self, content: dict, buffers: list) -> None:
-        bridge = self._bridge
-        if bridge is not None:
-            bridge.ready(str(content.get("view")))
+        if self._bridge is not None:
+            self._bridge.ready(str(content.get("view")))
 
     def _on_detach(self, content: dict, buffers: list) -> None:
-        bridge = self._bridge
-        if bridge is not None:
-            bridge.detach(str(content.get("view")))
+        if self._bridge is not None:
+            self._bridge.detach(str(content.get("view")))
 
     def _on_reconnect(self, content: dict, buffers: list) -> None:
         if not self._closed:
             self.reconnect()
+
+    def _on_bundle(self, content: dict, buffers: list) -> None:
+        bundle = load_bundle()
+        if bundle is None:
+            raise K8sTTYError("the widget bundle (jupyter_k8stty/static/) is missing: "
+                              "reinstall jupyter-k8stty")
+        # Two binary buffers: never base64 or a JSON string, and never in the saved state.
+        self._send_message({"type": "bundle", "hash": bundle.hash}, [bundle.js, bundle.css])
+
+    def _on_browser_error(self, content: dict, buffers: list) -> None:
+        message = str(content.get("message") or "unknown error")[:MAX_BROWSER_ERROR]
+        log.warning("terminal %s: the browser reported: %s", self._target, message)
 
     def _on_comm_close(self, _msg: Any) -> None:
         self.close()
@@ -594,29 +407,15 @@ class Terminal(anywidget.AnyWidget):
         log.debug("every view of %r went away: closing it", self)
         self.close()
 
-    # -- registry -------------------------------------------------------------------------
 
-    def _register(self) -> None:
-        cell, msg_id = _current_cell()
-        superseded: list[Terminal] = []
-        with _registry_lock:
-            _live.add(self)
-            if cell and msg_id:
-                entries = _by_cell.get(cell, [])
-                kept: list[tuple[str, weakref.ref[Terminal]]] = []
-                for other_msg, ref in entries:
-                    other = ref()
-                    if other is None or other._closed:
-                        continue
-                    if other_msg != msg_id:
-                        superseded.append(other)  # made by an earlier run of this cell
-                    else:
-                        kept.append((other_msg, ref))
-                kept.append((msg_id, weakref.ref(self)))
-                _by_cell[cell] = kept
-        for other in superseded:
-            other.close()
+def _where_label(target: ExecTarget) -> str:
+    """``namespace/NAME`` as the user gave it, the namespace resolved from the kubeconfig if need be."""
+    name = target.name or f"-l {target.selector}"
+    namespace = target.namespace
+    if namespace is None:
+        try:
+            namespace = target.cluster().namespace
+        except Exception:  # no usable configuration yet: the session will say so
+            log.debug("no namespace for the placeholder of %s", target, exc_info=True)
+    return f"{namespace}/{name}" if namespace else name
 
-
-#: The size of the tail kept for replays and :attr:`Terminal.output`.
-OUTPUT_TAIL = TAIL_SIZE

@@ -2,22 +2,78 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from .conftest import KUBECONFIG_MARK, class_setting, open_terminal
 from .frontend import new_view_id
 
+LOG_CAPTURE = """
+import logging
+warnings = []
+class _Capture(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+_capture = _Capture(logging.WARNING)
+logging.getLogger("jupyter_k8stty").addHandler(_capture)
+"""
 
-def test_comm_opens_with_the_bundle_and_synced_traits(fe):
+
+def test_comm_opens_with_a_small_loader_and_synced_traits(fe):
     comm = open_terminal(fe, "t0", container='"sidecar"', rows="30", options='{"fontSize": 15}')
     state = comm.state
     assert state["_anywidget_id"] == "jupyter_k8stty.widget.terminal.Terminal"
-    assert "export" in state["_esm"] and len(state["_esm"]) > 100_000  # the real bundle
-    assert ".xterm" in state["_css"]
+    assert "export" in state["_esm"] and len(state["_esm"]) < 4_000  # the loader, not the bundle
+    assert state["_css"] == "" and re.fullmatch(r"[0-9a-f]{16}", state["_bundle_hash"])
+    assert state["_where"] == "default/demo"
     assert state["rows"] == 30 and state["options"] == {"fontSize": 15}
     assert state["title"] == "default/demo [sidecar]"
     assert state["exit_code"] is None and state["error"] == ""
     token = fe.eval("__import__('json').load(open(KUBECONFIG))['users'][0]['user']['token']")
     assert len(token) > 10 and token not in repr(state)
     assert KUBECONFIG_MARK not in repr(state)
+
+
+def test_the_bundle_comes_as_two_binary_buffers(fe):
+    comm = open_terminal(fe, "t0b")
+    fe.send_custom(comm, {"type": "bundle"})
+    answer = fe.wait_for(lambda: comm.custom("bundle"), what="the bundle")[0]
+    js, css = answer.buffers
+    assert b"export" in js and len(js) > 100_000 and b".xterm" in css
+    assert answer.custom == {"type": "bundle", "hash": comm.state["_bundle_hash"]}
+    assert hashlib.sha256(js + b"\0" + css).hexdigest()[:16] == comm.state["_bundle_hash"]
+
+
+def test_a_failing_message_handler_shows_an_error_in_the_views(fe):
+    comm = open_terminal(fe, "t0c")
+    fe.send_custom(comm, {"type": "ack", "view": "v", "bytes": "many"})
+    error = fe.wait_for(lambda: comm.custom("error"), what="an error message")[0]
+    assert error.custom["message"].startswith("handling a 'ack' message failed: ValueError")
+    # The terminal still works.
+    fe.type(comm, "echo still-$((20+1))\r")
+    fe.expect_output(comm, b"still-21\r\n")
+
+
+def test_browser_errors_and_unknown_messages_are_logged(fe):
+    comm = open_terminal(fe, "t0d")
+    fe.execute(LOG_CAPTURE)
+    fe.send_custom(comm, {"type": "error", "message": "rendering the terminal: TypeError: x is null"})
+    fe.send_custom(comm, {"type": "mystery"})
+    fe.wait_for(lambda: len(fe.eval("warnings")) >= 2, what="two warnings")
+    warnings = fe.eval("warnings")
+    assert any("the browser reported: rendering the terminal: TypeError: x is null" in w for w in warnings)
+    assert any("ignoring a 'mystery' message" in w for w in warnings)
+    assert not comm.custom("error")  # a browser error is not echoed back
+
+
+def test_status_is_one_of_the_session_states(fe):
+    open_terminal(fe, "t0e")
+    fe.execute(
+        "import traitlets\n"
+        "try:\n    t0e.status = 'half-open'\nexcept traitlets.TraitError as e:\n    refused = str(e)\n"
+    )
+    assert "half-open" in fe.eval("refused")
+    assert fe.eval("t0e.status") == "connected"
 
 
 def test_output_arrives_as_binary_buffers_coalesced(fe):
@@ -227,11 +283,12 @@ def test_reconnect_starts_a_fresh_session(fe):
 
 
 def test_missing_pod_is_an_error_without_traceback(fe):
+    before = len(fe.streams)
     fe.execute("bad = Terminal('nope', kubeconfig=KUBECONFIG)")
     comm = fe.terminal_comm("bad")
     fe.wait_for(lambda: comm.state.get("status") == "error", what="status error")
     assert "not found" in comm.state["error"]
     assert "Traceback" not in comm.state["error"] and "\n" not in comm.state["error"]
     assert fe.eval("bad.status, bad.exit_code") == ("error", None)
-    assert not any("Traceback" in text for text in fe.streams)
+    assert not any("Traceback" in text for text in fe.streams[before:])
     assert not [n for n in fe.eval("k8stty_threads()") if n.startswith(("k8stty-reader", "k8stty-connect"))]

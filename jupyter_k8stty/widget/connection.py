@@ -1,0 +1,360 @@
+"""The exec session behind a terminal, across reconnects: :class:`Connection`.
+
+A terminal's connection outlives its sessions: each (re)connect starts a new
+:class:`~jupyter_k8stty.exec.session.ExecSession` on a named daemon thread
+(``k8stty-connect-<target>``) and bumps a *generation* counter. Output, exit and
+wait callbacks carry the generation they were made for and are ignored once a newer
+session replaced theirs, so a late frame of an old session never reaches the screen
+or changes the state. Keys typed while a session is still connecting are kept (up to
+:data:`EARLY_INPUT_LIMIT` bytes) and sent first once it is connected; afterwards they
+go through an :class:`~jupyter_k8stty.widget.input_pump.InputPump`.
+
+Every change is published as one :class:`ConnectionState` (status, exit code, error,
+title) to an ``on_change`` callback; the widget mirrors it into its traits. Nothing
+here needs a kernel or a comm: output goes to an :class:`OutputSink` (the widget's
+:class:`~jupyter_k8stty.widget.bridge.Bridge`, or a list in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ..errors import K8sTTYError, StreamError, one_line
+from ..exec.session import ExecSession
+from ..exec.status import ENDED_STATES, LIVE_STATES, SessionStatus
+from ..exec.target import ExecTarget
+from .input_pump import InputPump
+
+log = logging.getLogger("jupyter_k8stty")
+
+__all__ = ["EARLY_INPUT_LIMIT", "Connection", "ConnectionState", "OutputSink"]
+
+#: Input typed while the session is still connecting is kept (up to this many bytes).
+EARLY_INPUT_LIMIT: int = 64 * 1024
+
+
+class OutputSink(Protocol):
+    """Where a connection's output goes (the widget's bridge)."""
+
+    def feed(self, data: bytes) -> None:
+        """Take output bytes (called on the session's reader thread)."""
+
+    def reset(self, acknowledge: Callable[[int], None] | None) -> None:
+        """Start a new stream: a new session, whose ``acknowledge`` takes flow-control credit."""
+
+    def flush(self) -> None:
+        """Deliver everything taken so far (called before the status says the session ended)."""
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """What the terminal shows about its session.
+
+    Attributes:
+        status: a :data:`~jupyter_k8stty.exec.status.SessionStatus`.
+        exit_code: the command's exit code once ``status`` is ``exited``, else ``None``.
+        error: one line saying why, when ``status`` is ``error``; else empty.
+        title: ``namespace/pod [container]``, or ``waiting for pod ...`` while waiting.
+    """
+
+    status: SessionStatus = "connecting"
+    exit_code: int | None = None
+    error: str = ""
+    title: str = ""
+
+
+StateCallback = Callable[[ConnectionState], None]
+
+
+class Connection:
+    """Start, restart and end exec sessions for one terminal, and route its keys and output.
+
+    Args:
+        target: where to exec.
+        command: argv; ``None`` starts a login shell.
+        sink: receives the output of the current session.
+        on_change: called with the new :class:`ConnectionState` after every change (from
+            whichever thread made it); exceptions are logged.
+        rows, cols: the size the next session starts with (see :meth:`resize`).
+        session_options: passed to each :class:`~jupyter_k8stty.exec.session.ExecSession`
+            (``flow_window``, ``receive_buffer``, ``connect_timeout``, ``keepalive``,
+            ``keepalive_timeout``).
+
+    Call :meth:`connect` to start the first session.
+    """
+
+    def __init__(
+        self,
+        target: ExecTarget,
+        command: list[str] | None,
+        *,
+        sink: OutputSink,
+        on_change: StateCallback | None = None,
+        rows: int = 24,
+        cols: int = 80,
+        session_options: dict[str, Any] | None = None,
+    ):
+        self.target = target
+        self.command = list(command) if command else None
+        self._sink = sink
+        self._on_change = on_change
+        self._size = (rows, cols)
+        self._session_options = dict(session_options or {})
+        self._label = target.name or f"-l {target.selector}"
+        self._lock = threading.RLock()
+        self._session: ExecSession | None = None
+        self._generation = 0
+        self._closed = False
+        self._done = threading.Event()
+        self._early_input = bytearray()
+        self._input_live = False  # early input flushed: keys go straight to the pump
+        self._note_shown = False
+        self._thread: threading.Thread | None = None
+        self._state = ConnectionState(title=self.make_title())
+        self._input = InputPump(self._write_now, name=str(target))
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        """The current state."""
+        return self._state
+
+    @property
+    def status(self) -> SessionStatus:
+        """The current status (``connecting``, ``waiting``, ``connected``, ``exited``, ...)."""
+        return self._state.status
+
+    @property
+    def session(self) -> ExecSession | None:
+        """The current exec session (a new one after each reconnect)."""
+        return self._session
+
+    @property
+    def generation(self) -> int:
+        """How many sessions were started (or abandoned) so far."""
+        return self._generation
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def done(self) -> threading.Event:
+        """Set while the current session has ended (cleared by a reconnect)."""
+        return self._done
+
+    @property
+    def note(self) -> str | None:
+        """How the container was chosen when the pod has several (kubectl's note), else ``None``."""
+        session = self._session
+        return session.note if session is not None else None
+
+    def make_title(self, namespace: str | None = None, pod: str | None = None,
+                   container: str | None = None) -> str:
+        """``namespace/pod [container]``, with the workload the pod was picked from."""
+        namespace = namespace or self.target.namespace
+        pod = pod or self._label
+        container = container or self.target.container
+        title = f"{namespace}/{pod}" if namespace else pod
+        if pod != self._label and not self.target.pod:
+            title += f" ({self._label})"  # the workload or selector it was picked from
+        return f"{title} [{container}]" if container else title
+
+    def _set_state(self, **values: Any) -> None:
+        with self._lock:
+            self._state = replace(self._state, **values)
+            state = self._state
+        if self._on_change is not None:
+            try:
+                self._on_change(state)
+            except Exception:
+                log.exception("the state callback of %s failed", self.target)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Start a new session on a background thread (the previous one must be gone)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._generation += 1
+            generation = self._generation
+            self._input_live = False
+            self._done.clear()
+            rows, cols = self._size
+            session = ExecSession(self.target, self.command, tty=True, stdin=True,
+                                  rows=rows, cols=cols, **self._session_options)
+            self._session = session
+            self._note_shown = False
+        self._sink.reset(session.acknowledge)
+
+        def on_output(channel: int, data: bytes) -> None:
+            if self._generation == generation:
+                if not self._note_shown:
+                    self._show_note(session)
+                self._sink.feed(data)
+            else:
+                session.acknowledge(len(data))
+
+        session.on_output(on_output)
+        session.on_exit(lambda s: self._on_session_end(s, generation))
+        session.on_wait(lambda s: self._on_waiting(s, generation))
+        self._set_state(status="connecting", exit_code=None, error="")
+        thread = threading.Thread(target=self._start_session, args=(session, generation),
+                                  name=f"k8stty-connect-{self._label}", daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def reconnect(self) -> None:
+        """Close the current session and start a new one with the same arguments.
+
+        Raises:
+            StreamError: the connection is closed.
+        """
+        if self._closed:
+            raise StreamError("the terminal is closed")
+        with self._lock:
+            self._generation += 1
+            old, self._session = self._session, None
+        if old is not None:
+            old.close()
+        self.connect()
+
+    def close(self) -> None:
+        """End the session and the input thread; the status becomes ``closed`` unless it had ended."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._generation += 1
+            session, self._session = self._session, None
+        if session is not None:
+            session.close()
+        self._input.close()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1)
+        if self.status in LIVE_STATES:
+            self._set_state(status="closed")
+        self._done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the current session has ended; return whether it has."""
+        return self._done.wait(timeout)
+
+    # -- session callbacks ----------------------------------------------------------------
+
+    def _on_waiting(self, session: ExecSession, generation: int) -> None:
+        if self._generation != generation:
+            return
+        where = f"{session.namespace}/{session.pod}" if session.namespace else session.pod
+        self._set_state(status="waiting",
+                        title=f"waiting for pod {where} ({session.phase_note or 'Pending'})")
+
+    def _show_note(self, session: ExecSession) -> None:
+        # kubectl prints this on stderr; here it leads the terminal output, dimmed.
+        with self._lock:
+            if self._note_shown or not session.note:
+                return
+            self._note_shown = True
+        self._sink.feed(b"\x1b[2m" + session.note.encode("utf-8", "replace") + b"\x1b[0m\r\n")
+
+    def _start_session(self, session: ExecSession, generation: int) -> None:
+        try:
+            session.start()
+        except Exception as exc:  # every failure becomes status="error", never a traceback
+            if not isinstance(exc, K8sTTYError):
+                log.warning("starting %r failed", session, exc_info=True)
+            with self._lock:
+                if self._generation != generation:
+                    return
+                self._early_input.clear()
+            # The title may still say "waiting for pod ..."; the error says why it ended.
+            self._set_state(status="error", error=one_line(exc), exit_code=None,
+                            title=self.make_title(session.namespace, session.pod))
+            self._done.set()
+            return
+        with self._lock:
+            if self._generation != generation:
+                session.close()
+                return
+            early, self._early_input = bytes(self._early_input), bytearray()
+            if early:
+                # Under the lock: keys typed from now on must queue after these.
+                self._input.put(early)
+            self._input_live = True
+            if not session.done:
+                self._set_state(status="connected", title=self.make_title(
+                    session.namespace, session.pod, session.container))
+        self._show_note(session)
+
+    def _on_session_end(self, session: ExecSession, generation: int) -> None:
+        if self._generation != generation:
+            return
+        self._sink.flush()  # all output before the status change
+        with self._lock:
+            if self._generation != generation:
+                return
+            status: SessionStatus = session.status if session.status in ENDED_STATES else "closed"
+            self._set_state(
+                status=status,
+                exit_code=session.exit_code if status == "exited" else None,
+                error=one_line(session.error or "") if status == "error" else "",
+            )
+        self._done.set()
+
+    # -- input and size -------------------------------------------------------------------
+
+    def write(self, data: bytes, *, strict: bool = False) -> None:
+        """Send keys to the session, or keep them until it is connected.
+
+        With ``strict``, input that cannot be delivered raises instead of being dropped.
+
+        Raises:
+            StreamError: (only with ``strict``) the session has ended, or too much input
+                is queued.
+        """
+        if not data:
+            return
+        with self._lock:
+            session = self._session
+            if session is None or not self._input_live:
+                connecting = session is not None and session.status in LIVE_STATES
+                if connecting and len(self._early_input) + len(data) <= EARLY_INPUT_LIMIT:
+                    self._early_input += data
+                    return
+                if strict:
+                    raise StreamError(f"the terminal into {self._label} is {self.status}")
+                return
+            if strict and (session.done or session.status != "connected"):
+                raise StreamError(f"the terminal into {self._label} is {session.status}")
+        if not self._input.put(data) and strict:
+            raise StreamError(f"the terminal into {self._label} is closed or has too much queued input")
+
+    def _write_now(self, data: bytes) -> None:
+        # Runs on the input pump's thread: it may block while the pod is not reading.
+        session = self._session
+        if session is not None and not session.done:
+            try:
+                session.write(data)
+            except StreamError as exc:
+                # The session ended meanwhile; its status says so.
+                log.debug("input for %s dropped: %s", self.target, exc)
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the terminal size: sent to the current session, used by the next ones."""
+        self._size = (rows, cols)
+        session = self._session
+        if session is None:
+            return
+        try:
+            session.resize(rows, cols)
+        except StreamError as exc:
+            # Not connected (any more): the next session starts with this size.
+            log.debug("resize of %s not sent: %s", self.target, exc)
