@@ -167,7 +167,7 @@ def sweep_stale(directory: str | None = None) -> list[Path]:
     Returns what was removed.
     """
     root = Path(directory or tempfile.gettempdir())
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(root.iterdir())
     except OSError:
