@@ -21,6 +21,7 @@ import hmac
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
@@ -216,16 +217,24 @@ class Policy:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tokens: dict[str, UserInfo] = {}
+        self._expiry: dict[str, float] = {}  # token -> time.time() after which it is refused
         self._rules: dict[str, frozenset[Rule]] = {}        # user name -> rules
         self._group_rules: dict[str, frozenset[Rule]] = {}  # group name -> rules
 
     # ---- users and groups ---------------------------------------------------
 
-    def add_token(self, token: str, name: str, groups: Iterable[str] = ()) -> None:
-        """Accept ``token`` as user ``name`` in ``groups`` (and ``system:authenticated``)."""
+    def add_token(self, token: str, name: str, groups: Iterable[str] = (), *,
+                  expires: float | None = None) -> None:
+        """Accept ``token`` as user ``name`` in ``groups`` (and ``system:authenticated``).
+
+        With ``expires`` (a ``time.time()``), the token is refused from then on (401), as
+        an expired service-account or OIDC token is; open streams are not cut.
+        """
         info = UserInfo(name, (*dict.fromkeys(groups), AUTHENTICATED))
         with self._lock:
             self._tokens[token] = info
+            if expires is not None:
+                self._expiry[token] = expires
             self._rules.setdefault(name, frozenset())
 
     def add_user(self, name: str, allow: Iterable[str] = (), groups: Iterable[str] = ()) -> str:
@@ -275,8 +284,9 @@ class Policy:
             return None                 # loader of the Python client sends "bearer")
         given = credential.strip().encode()
         found = None
+        now = time.time()
         with self._lock:
-            tokens = list(self._tokens.items())
+            tokens = [(t, i) for t, i in self._tokens.items() if self._expiry.get(t, now + 1) > now]
         for token, info in tokens:  # compare with every token: no early exit to time
             if hmac.compare_digest(given, token.encode()):
                 found = info

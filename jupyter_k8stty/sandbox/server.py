@@ -14,6 +14,7 @@ import time
 from http.server import HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox import kubeconfig, lifetime, tls
@@ -30,6 +31,9 @@ from jupyter_k8stty.sandbox.workloads import (
     default_workloads,
     flatten,
 )
+
+if TYPE_CHECKING:
+    from jupyter_k8stty.sandbox.credentials import TokenRotator
 
 #: A client that has not finished the TLS handshake by then is dropped, so a
 #: stray TCP connection cannot pin a thread forever.
@@ -322,6 +326,20 @@ class Sandbox:
             ValueError: a rule is malformed.
         """
         self.policy.add_group(name, allow)
+
+    def rotating_tokens(self, name: str, allow: list[str] | tuple[str, ...] = (), *,
+                        groups: list[str] | tuple[str, ...] = (), lifetime: float = 60.0,
+                        folder: str | os.PathLike[str]) -> TokenRotator:
+        """Give user ``name`` (rules ``allow``, as :meth:`add_user`) short-lived rotating tokens.
+
+        Each token is accepted for ``lifetime`` seconds; the current one is published in
+        ``folder`` as a service-account token file and for an exec credential plugin (see
+        :class:`~jupyter_k8stty.sandbox.credentials.TokenRotator`).
+        """
+        from jupyter_k8stty.sandbox.credentials import TokenRotator
+
+        self.policy.add_user(name, allow, groups)
+        return TokenRotator(self, name, groups=tuple(groups), lifetime=lifetime, folder=folder)
 
     def users(self) -> list[tuple[str, str]]:
         """``(token, user)`` pairs the server accepts."""
