@@ -4,20 +4,17 @@ interrupt driven over ZMQ. The kernels find the sandbox through KUBECONFIG.
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Iterator
 
 import nbformat
 import pytest
-from jupyter_client.manager import start_new_kernel
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from jupyter_k8stty.sandbox.pods import PodSpec
 from jupyter_k8stty.sandbox.server import Sandbox
 
-TIMEOUT = 60
+from .notebook_kernel import Kernel, errors, execute_and_save, notebook, streams
 
 
 @pytest.fixture
@@ -25,34 +22,6 @@ def kube_env(kubeconfig, monkeypatch) -> str:
     """Kernels started by the test inherit KUBECONFIG pointing at the shared sandbox."""
     monkeypatch.setenv("KUBECONFIG", kubeconfig)
     return kubeconfig
-
-
-def notebook(*cells: str | tuple[str, list[str]]) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for cell in cells:
-        source, tags = cell if isinstance(cell, tuple) else (cell, [])
-        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
-    return nb
-
-
-def execute_and_save(nb, path) -> nbformat.NotebookNode:
-    """Run ``nb`` in a fresh kernel, save it and return what was saved, read back from disk."""
-    try:
-        NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3").execute()
-    finally:
-        nbformat.write(nb, str(path))
-    saved = nbformat.read(str(path), as_version=4)
-    nbformat.validate(saved)
-    return saved
-
-
-def streams(cell, name: str) -> str:
-    return "".join(o["text"] for o in cell["outputs"] if o["output_type"] == "stream" and o["name"] == name)
-
-
-def errors(cell) -> list[dict]:
-    return [o for o in cell["outputs"] if o["output_type"] == "error"]
 
 
 def test_cell_output_lands_in_the_saved_notebook(kube_env, tmp_path):
@@ -186,7 +155,8 @@ def test_timeout_abandons_the_run_with_a_message(kube_env, tmp_path):
     cell = saved.cells[1]
     assert streams(cell, "stdout") == "started\n"
     assert streams(cell, "stderr") == (
-        "[k8sexec] timed out after 1.5 s: closed the session into default/demo\n")
+        "[k8sexec] timed out after 1.5 s: closed the session into default/demo; "
+        "kept 8 B of stdout and 0 B of stderr\n")
     assert streams(saved.cells[2], "stdout") == "[]\n"
 
 
@@ -252,52 +222,6 @@ def test_fan_out_raise_error_stops_after_the_table(workers, monkeypatch, tmp_pat
     assert error["evalue"] == "20 pods: 19 exited 0, 1 failed; first: w-3 exited with code 9"
     assert any(o["output_type"] == "display_data" for o in cell["outputs"])
     assert saved.cells[2]["execution_count"] is None
-
-
-class Kernel:
-    """A bare kernel client that records iopub messages with their arrival times."""
-
-    def __init__(self) -> None:
-        self.km, self.kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
-        self.messages: list[tuple[float, dict]] = []
-
-    def submit(self, code: str) -> str:
-        return self.kc.execute(code, allow_stdin=False)
-
-    def pump_until(self, predicate, timeout: float = 30.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            found = predicate()
-            if found:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; messages: {[m for _, m in self.messages][-10:]}")
-            try:
-                msg = self.kc.get_iopub_msg(timeout=0.05)
-            except queue.Empty:
-                continue
-            self.messages.append((time.monotonic(), msg))
-
-    def of(self, msg_id: str, kind: str | None = None) -> list[tuple[float, dict]]:
-        return [(t, m) for t, m in self.messages
-                if m["parent_header"].get("msg_id") == msg_id
-                and (kind is None or m["header"]["msg_type"] == kind)]
-
-    def idle(self, msg_id: str) -> bool:
-        return any(m["content"].get("execution_state") == "idle" for _, m in self.of(msg_id, "status"))
-
-    def text(self, msg_id: str, name: str = "stdout") -> str:
-        return "".join(m["content"]["text"] for _, m in self.of(msg_id, "stream")
-                       if m["content"]["name"] == name)
-
-    def run(self, code: str) -> str:
-        msg_id = self.submit(code)
-        self.pump_until(lambda: self.idle(msg_id))
-        return msg_id
-
-    def shutdown(self) -> None:
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
 
 
 @pytest.fixture

@@ -7,21 +7,20 @@ import time
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import start_ipython
 
-from jupyter_k8stty.magics import terminal as magic
+from jupyter_k8stty.magics import completion as magic
 from jupyter_k8stty.sandbox import PodSpec
 from jupyter_k8stty.widget import Terminal
 from jupyter_k8stty.widget.picker import PodPicker
+
+from .notebook_kernel import in_process_shell
 
 WEB_OLD = "web-5wpwzq2zt6-x2kqp"
 
 
 @pytest.fixture(scope="module")
 def ip():
-    shell = start_ipython()
-    shell.run_line_magic("load_ext", "jupyter_k8stty")
-    return shell
+    return in_process_shell()
 
 
 @pytest.fixture(autouse=True)

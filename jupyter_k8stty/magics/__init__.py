@@ -1,7 +1,9 @@
 """IPython magics, registered by ``%load_ext jupyter_k8stty``.
 
 ``%k8sexec POD`` (line) opens an interactive terminal (:mod:`.terminal`);
-``%%k8sexec TARGET`` (cell) runs the cell as a script in the pod (:mod:`.script`).
+``%%k8sexec TARGET`` (cell) runs the cell as a script in the pod (:mod:`.script`: one
+pod in :mod:`.script_one`, many in :mod:`.script_many`, output sinks in :mod:`.streams`).
+Both declare kubectl's flags through :mod:`.flags`; :mod:`.completion` completes them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from .completion import register_completer
 from .script import run_cell
-from .terminal import open_terminal, register_completer
+from .terminal import open_terminal
 
 
 @magics_class
@@ -22,8 +25,8 @@ class K8sExecMagics(Magics):
     def k8sexec(self, line: str, cell: str | None = None) -> Any:
         """Open a terminal into a pod (line magic) or run the cell as a script in it (cell magic).
 
-        ``%k8sexec POD [-n NS] [-c CONTAINER] [-- COMMAND ...]`` and
-        ``%%k8sexec TARGET [-n NS] [-c CONTAINER] [--shell PROGRAM] [--out VAR] ...``;
+        ``%k8sexec POD [-n NS] [-c CONTAINER] [--as USER] [-- COMMAND ...]`` and
+        ``%%k8sexec TARGET [-n NS] [-c CONTAINER] [--shell PROGRAM] [--out VAR] [--timeout S] ...``;
         add ``-h`` for every option.
         """
         if cell is None:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
-import math
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..errors import K8sTTYError
-from ..exec.checks import check_size
 from ..exec.kinds import check_namespace
-from ..exec.target import ExecTarget
 from .flags import (
     MagicArgumentParser,
     add_target_flags,
@@ -56,6 +52,8 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         UsageError: a pair without ``=``, or a value of the wrong type for xterm.js
             (``fontSize=abc``).
     """
+    from ..widget.options import check_options  # the widget (anywidget...) loads on first use
+
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -66,10 +64,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             options[key] = raw
     try:
-        _check_options(options)
+        return check_options(options)
     except (K8sTTYError, ValueError, TypeError) as exc:
-        raise usage_error(PROG, exc) from None
-    return options
+        raise usage_error(PROG, f"--option: {exc}") from None
 
 
 def open_terminal(line: str) -> Any:
@@ -86,15 +83,19 @@ def open_terminal(line: str) -> Any:
     if args is None:
         return None
     options = parse_options(args.option)
+    from ..widget.options import check_size
+
     try:
-        rows, _ = check_size(args.rows, 1)
+        rows, _ = check_size(args.rows)
     except K8sTTYError as exc:
         raise usage_error(PROG, f"--{exc}") from None
     if args.pod is None and args.selector is None:
         return _picker(args, command, rows, options)
     target = target_from_args(args, args.pod, PROG)
+    from ..widget import Terminal
+
     try:
-        return _terminal(target, command, rows, options)
+        return Terminal(target, command, rows=rows, options=options)
     except (K8sTTYError, ValueError) as exc:
         raise usage_error(PROG, exc) from None
 
@@ -118,50 +119,3 @@ def _picker(args: argparse.Namespace, command: list[str] | None, rows: int,
     except (K8sTTYError, ValueError) as exc:
         raise usage_error(PROG, exc) from None
 
-
-def _terminal(target: ExecTarget, command: list[str] | None, rows: int, options: dict[str, Any]) -> Any:
-    from ..widget import Terminal
-
-    params = inspect.signature(Terminal.__init__).parameters
-    if "impersonate" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return Terminal(target, command, rows=rows, options=options)
-    # Workaround until widget.Terminal takes an ExecTarget (issue 10 item 1): pass the
-    # fields it knows; impersonation cannot reach it yet, so say so rather than drop it.
-    if target.impersonate is not None:
-        raise UsageError(f"{PROG}: --as is not supported by this version of the terminal widget yet")
-    return Terminal(target.name, command, namespace=target.namespace, container=target.container,
-                    context=target.context, kubeconfig=target.kubeconfig, rows=rows, options=options,
-                    selector=target.selector, pod_running_timeout=target.pod_running_timeout)
-
-
-# ---- xterm.js options ----------------------------------------------------------------------
-
-#: xterm.js options with a number value, and their smallest value (a small subset; the
-#: widget checks the rest in the browser).
-_NUMBER_OPTIONS = {"fontSize": 1, "lineHeight": 1, "letterSpacing": -100, "scrollback": 0,
-                   "tabStopWidth": 1, "minimumContrastRatio": 1, "scrollSensitivity": 0,
-                   "fastScrollSensitivity": 0, "cursorWidth": 1}
-_BOOLEAN_OPTIONS = frozenset({"cursorBlink", "screenReaderMode", "convertEol", "disableStdin",
-                              "macOptionIsMeta", "rightClickSelectsWord", "altClickMovesCursor",
-                              "drawBoldTextInBrightColors", "allowTransparency"})
-
-
-def _check_options_locally(options: dict[str, Any]) -> None:
-    """Reject values of the wrong type for well-known xterm.js options (``fontSize=abc``).
-
-    Stands in for :func:`jupyter_k8stty.widget.options.check_options` where that is missing.
-    """
-    for key, value in options.items():
-        if key in _NUMBER_OPTIONS:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < _NUMBER_OPTIONS[key]:
-                raise UsageError(f"{PROG}: --option {key} takes a number of at least "
-                                 f"{_NUMBER_OPTIONS[key]}, got {value!r}")
-        elif key in _BOOLEAN_OPTIONS and not isinstance(value, bool):
-            raise UsageError(f"{PROG}: --option {key} takes true or false, got {value!r}")
-
-
-try:  # the widget's own rule, once it has one (see the note in _check_options_locally)
-    from ..widget.options import check_options as _check_options
-except ImportError:
-    _check_options = _check_options_locally
