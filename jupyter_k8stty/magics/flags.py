@@ -198,8 +198,8 @@ def check_variables(names: Iterable[tuple[str, str | None]], prog: str,
 
     Raises:
         UsageError: a name is not an identifier, is a keyword (``class``), a builtin
-            (``print``: storing there would hide it) or reserved, or two flags name the
-            same variable.
+            (``print``: storing there would hide it), a ``__dunder__`` or reserved, or two
+            flags name the same variable.
     """
     reserved = frozenset(reserved)
     seen: dict[str, str] = {}
@@ -208,6 +208,8 @@ def check_variables(names: Iterable[tuple[str, str | None]], prog: str,
             continue
         if not name.isidentifier():
             raise UsageError(f"{prog}: {flag} {name!r} is not a valid variable name")
+        if name.startswith("__") and name.endswith("__"):
+            raise UsageError(f"{prog}: {flag} {name!r}: names like __x__ are Python's own, pick another")
         if keyword.iskeyword(name):
             raise UsageError(f"{prog}: {flag} {name!r} is a Python keyword, not a variable name")
         if name in reserved:
