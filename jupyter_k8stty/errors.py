@@ -84,6 +84,20 @@ class ExecError(K8sTTYError):
         self.command = command
 
 
+class CopyError(K8sTTYError):
+    """A copy failed in the pod: no ``tar``, no such path, no space, no permission...
+
+    Attributes:
+        exit_code: the exit code of the pod's side (``127``: no ``tar``), or ``None``.
+        stderr: what the pod's side wrote to stderr.
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None, stderr: bytes = b""):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
 def one_line(error: BaseException | str) -> str:
     """Return an error as one line for a status, a table cell or a notebook message.
 

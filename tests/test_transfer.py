@@ -14,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_k8stty import CopyError, copy_from, copy_to, run
+import jupyter_k8stty
+import jupyter_k8stty.errors
+import jupyter_k8stty.transfer
+from jupyter_k8stty import ApiError, ArgumentError, CopyError, ExecTarget, copy_from, copy_to, run
+from jupyter_k8stty.transfer.progress import TextProgress
 
 MB = 1024 * 1024
 
@@ -195,3 +199,46 @@ def test_text_progress_writes_one_updating_line(kubeconfig, tmp_path, capsys):
     assert err.startswith("\rcopying f.bin to demo: ")
     assert err.endswith("2.1 MB of 2.1 MB (100%)\n")
     assert err.count("\n") == 1
+
+
+def test_copies_take_an_exec_target(kubeconfig, tmp_path):
+    target = ExecTarget("demo", kubeconfig=kubeconfig)
+    local = tmp_path / "t.txt"
+    local.write_text("via target\n")
+    assert copy_to(target, local, str(tmp_path / "pod-side" / "t.txt")) == len("via target\n")
+    copy_from(target, str(tmp_path / "pod-side" / "t.txt"), tmp_path / "back.txt")
+    assert (tmp_path / "back.txt").read_text() == "via target\n"
+    # A workload target picks one pod, as kubectl cp does not but kubectl exec does.
+    copy_to("deploy/web", local, str(tmp_path / "pod-side" / "w.txt"), kubeconfig=kubeconfig)
+    assert (tmp_path / "pod-side" / "w.txt").read_text() == "via target\n"
+
+
+def test_copies_impersonate(fresh_sandbox, tmp_path):
+    fresh_sandbox.add_user("reader", ["get pods", "list pods"])
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    admin = fresh_sandbox.kubeconfig_path
+    with pytest.raises(ApiError, match='User "reader" cannot create resource "pods/exec"'):
+        copy_to("demo", local, "f.txt", kubeconfig=admin, impersonate="reader")
+    with pytest.raises(ApiError, match='User "reader" cannot create resource "pods/exec"'):
+        copy_from("demo", "f.txt", tmp_path / "g.txt", kubeconfig=admin, impersonate="reader")
+
+
+def test_bad_arguments_fail_before_any_request(tmp_path):
+    local = tmp_path / "f.txt"
+    local.write_text("x")
+    unreachable = str(tmp_path / "no-kubeconfig")  # never read: the checks come first
+    for remote in ("", "a\x00b", "caf\udce9"):
+        with pytest.raises(ArgumentError, match="remote_path"):
+            copy_to("demo", local, remote, kubeconfig=unreachable)
+        with pytest.raises(ArgumentError, match="remote_path"):
+            copy_from("demo", remote, tmp_path / "g", kubeconfig=unreachable)
+    with pytest.raises(ArgumentError, match="invalid pod name"):
+        copy_to("Not_A_Pod", local, "x", kubeconfig=unreachable)
+    with pytest.raises(ArgumentError, match="progress must be"):
+        copy_to("demo", local, "x", kubeconfig=unreachable, progress="yes")
+
+
+def test_copy_error_is_one_class_wherever_imported():
+    assert jupyter_k8stty.CopyError is jupyter_k8stty.transfer.CopyError is jupyter_k8stty.errors.CopyError
+    assert jupyter_k8stty.transfer.TextProgress is TextProgress

@@ -1,0 +1,234 @@
+"""``copy_from``: a file or folder out of a pod, ``tar -c`` there extracted here as it arrives."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tarfile
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from typing_extensions import Unpack
+
+from ..errors import ArgumentError, CopyError
+from ..exec.checks import check_text
+from ..exec.protocol import STDOUT_CHANNEL
+from ..exec.session import ExecSession
+from ..exec.target import ExecTarget, TargetArgs
+from .pod_side import SEND_SCRIPT, PodSide, failure
+from .progress import ProgressCallback, TextProgress, progress_callback
+from .upload import STREAM_CHUNK
+
+__all__ = ["RECEIVE_WINDOW", "copy_from"]
+
+#: Unread archive bytes from the pod after which its output is paused (flow control).
+RECEIVE_WINDOW: int = 8 * 1024 * 1024
+#: Seconds to wait for the pod side's exit status once the archive is found damaged.
+_EXIT_GRACE = 10.0
+
+
+class _OutputPipe:
+    """A blocking, read-only file object over the session's stdout chunks.
+
+    Bytes are acknowledged to the session as they are read, so the session stops
+    reading the socket while :data:`RECEIVE_WINDOW` bytes wait here.
+    """
+
+    def __init__(self, session: ExecSession, report: Callable[[int], None]):
+        self.session = session
+        self.report = report
+        self.chunks: deque[bytes] = deque()
+        self.cond = threading.Condition()
+        self.closed = False
+        self.offset = 0
+
+    def feed(self, data: bytes) -> None:
+        with self.cond:
+            self.chunks.append(data)
+            self.cond.notify()
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def read(self, size: int | None = -1) -> bytes:
+        with self.cond:
+            while not self.chunks and not self.closed:
+                self.cond.wait()
+            if not self.chunks:
+                return b""
+            if size is None or size < 0:
+                data = b"".join(self.chunks)
+                self.chunks.clear()
+            else:
+                parts = []
+                need = size
+                while self.chunks and need > 0:
+                    chunk = self.chunks[0]
+                    if len(chunk) <= need:
+                        parts.append(self.chunks.popleft())
+                        need -= len(chunk)
+                    else:
+                        parts.append(chunk[:need])
+                        self.chunks[0] = chunk[need:]
+                        need = 0
+                data = b"".join(parts)
+        self.offset += len(data)
+        self.session.acknowledge(len(data))
+        self.report(len(data))
+        return data
+
+    def drain(self) -> None:
+        while self.read(STREAM_CHUNK):
+            pass
+
+
+def copy_from(
+    target: ExecTarget | str | None,
+    remote_path: str,
+    local_path: str | os.PathLike[str],
+    *,
+    progress: ProgressCallback | bool | None = None,
+    **where: Unpack[TargetArgs],
+) -> int:
+    """Copy a file or folder out of a pod (like ``kubectl cp POD:REMOTE LOCAL``).
+
+    Members that would escape the destination (absolute paths, ``..``, links pointing
+    out), devices and FIFOs are skipped with a ``UserWarning`` (``tarfile``'s ``data``
+    filter).
+
+    Args:
+        target: an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or the pod's name or
+            a target such as ``deploy/web`` (one pod is picked), with ``where``.
+        remote_path: the file or folder in the pod (relative paths start at the
+            container's working directory).
+        local_path: where it goes. An existing folder receives it under its own name;
+            any other path is its new name (missing parent folders are created).
+        progress: ``progress(bytes_received, None)`` as the archive arrives (the size
+            is not known in advance), or ``True`` for a text progress line on stderr.
+        **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
+            ``container``, ``context``, ``kubeconfig``, ``impersonate``, ...).
+
+    Returns:
+        The number of bytes of file data written locally.
+
+    Raises:
+        ArgumentError: an empty or invalid ``remote_path`` or target (before any request).
+        CopyError: the pod has no ``tar`` (or ``sh``), or the remote path cannot be
+            read (the message carries tar's complaint, e.g. no such file).
+        ApiError, ConfigError, StreamError: as for :func:`~jupyter_k8stty.run`.
+
+    Example:
+        >>> copy_from("web-0", "/var/log/app", "logs/", namespace="prod")
+    """
+    if not remote_path:
+        raise ArgumentError("remote_path must not be empty")
+    check_text(remote_path, "remote_path")
+    trimmed = remote_path.rstrip("/") or "/"
+    parent, base = posixpath.split(trimmed)
+    if trimmed == "/" or base in (".", ".."):
+        parent, base = trimmed, "."
+    parent = parent or "."
+    session = ExecSession(target, ["sh", "-c", SEND_SCRIPT, "k8stty-cp", parent, base, remote_path],
+                          tty=False, stdin=False, flow_window=RECEIVE_WINDOW, **where)
+    dest = Path(local_path).absolute()
+    final = (dest if base == "." else dest / base) if dest.is_dir() else dest
+    root = final.parent
+    root.mkdir(parents=True, exist_ok=True)
+    report = progress_callback(progress, f"copying {remote_path} from {session.pod}")
+    side = PodSide()
+    received = 0
+
+    def advance(n: int) -> None:
+        nonlocal received
+        received += n
+        if report is not None:
+            report(received, None)
+
+    pipe = _OutputPipe(session, advance)
+
+    def on_output(channel: int, data: bytes) -> None:
+        if channel == STDOUT_CHANNEL:
+            pipe.feed(data)
+        else:
+            side.add(data)
+            session.acknowledge(len(data))
+
+    session.on_output(on_output)
+    session.on_exit(lambda _s: pipe.close())
+    session.start()
+    try:
+        written, skipped = _extract(session, side, pipe, remote_path, base, final, root)
+    finally:
+        if not session.done:
+            session.close()
+        if isinstance(report, TextProgress):
+            report.finish()
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"copy_from skipped {len(skipped)} unsafe archive member(s): {shown}",
+                      UserWarning, stacklevel=2)
+    return written
+
+
+def _extract(session: ExecSession, side: PodSide, pipe: _OutputPipe, remote_path: str, base: str,
+             final: Path, root: Path) -> tuple[int, list[str]]:
+    """Extract the archive as it arrives; return the file bytes written and the members skipped."""
+    skipped: list[str] = []
+    written = 0
+    try:
+        with tarfile.open(fileobj=pipe, mode="r|", bufsize=STREAM_CHUNK) as archive:  # type: ignore[call-overload]
+            for member in archive:
+                local = _local_name(member.name, base, final.name)
+                if local is None:
+                    skipped.append(member.name)
+                    continue
+                renamed = _rename(member, local, base, final.name)
+                try:
+                    safe = tarfile.data_filter(renamed, str(root))
+                except tarfile.FilterError as exc:
+                    skipped.append(f"{member.name} ({exc})")
+                    continue
+                archive.extract(safe, str(root), filter="fully_trusted")
+                if safe.isreg():
+                    written += safe.size
+    except tarfile.TarError as exc:
+        pipe.drain()
+        session.wait(_EXIT_GRACE)
+        if session.status != "exited" or session.exit_code != 0:
+            raise failure(session, side, f"reading {remote_path}") from None
+        raise CopyError(f"the archive from {session.name} is damaged: {exc}") from None
+    pipe.drain()
+    session.wait()
+    if session.status != "exited" or session.exit_code != 0:
+        raise failure(session, side, f"reading {remote_path}")
+    return written, skipped
+
+
+def _local_name(name: str, base: str, top: str) -> str | None:
+    """Map an archive name under ``base`` to the same path under ``top``; ``None`` if outside."""
+    while name.startswith("./"):
+        name = name[2:]
+    name = name.rstrip("/")
+    if base == ".":
+        rel = "" if name in ("", ".") else name
+    elif name == base:
+        rel = ""
+    elif name.startswith(base + "/"):
+        rel = name[len(base) + 1:]
+    else:
+        return None
+    return f"{top}/{rel}" if rel else top
+
+
+def _rename(member: tarfile.TarInfo, target: str, base: str, top: str) -> tarfile.TarInfo:
+    changes: dict[str, Any] = {"name": target, "deep": False}
+    if member.islnk():
+        # Hard link targets are archive names too: map them the same way.
+        changes["linkname"] = _local_name(member.linkname, base, top) or member.linkname
+    return member.replace(**changes)

@@ -1,0 +1,87 @@
+"""The pod's side of a copy: the ``sh`` scripts run there, and what their output means.
+
+The scripts need ``sh`` and ``tar`` (busybox is enough). ``copy_to`` runs
+:data:`RECEIVE_SCRIPT`, which says on its first line of stdout which ``cp -r`` case
+applies and then becomes ``tar -x``; ``copy_from`` runs :data:`SEND_SCRIPT`, which
+becomes ``tar -c``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ..errors import CopyError
+from ..exec.session import ExecSession
+
+__all__ = ["READY_AS", "READY_INTO", "RECEIVE_SCRIPT", "SEND_SCRIPT", "PodSide", "failure"]
+
+#: Stderr kept for error messages.
+STDERR_LIMIT: int = 64 * 1024
+
+_NO_TAR_MARK = "k8stty-cp: tar: not found"
+#: First line of :data:`RECEIVE_SCRIPT`: the destination is a folder, the source goes inside.
+READY_INTO = "K8STTY-CP-INTO"
+#: First line of :data:`RECEIVE_SCRIPT`: the destination is the copy's new name.
+READY_AS = "K8STTY-CP-AS"
+
+#: ``$1`` = destination. Prints which of the two ``cp`` cases applies, then becomes ``tar -x``.
+RECEIVE_SCRIPT = f"""\
+command -v tar >/dev/null 2>&1 || {{ echo "{_NO_TAR_MARK}" >&2; exit 127; }}
+dest=$1
+case $dest in */) mkdir -p -- "$dest" || exit 1;; esac
+if [ -d "$dest" ]; then
+  cd -- "$dest" || exit 1
+  echo {READY_INTO}
+else
+  case $dest in */*) dir=${{dest%/*}}; [ -n "$dir" ] || dir=/;; *) dir=.;; esac
+  mkdir -p -- "$dir" && cd -- "$dir" || exit 1
+  echo {READY_AS}
+fi
+exec tar -xmf -
+"""
+
+#: ``$1`` = parent folder, ``$2`` = name in it, ``$3`` = the path as the user wrote it.
+SEND_SCRIPT = f"""\
+command -v tar >/dev/null 2>&1 || {{ echo "{_NO_TAR_MARK}" >&2; exit 127; }}
+if [ ! -e "$1/$2" ] && [ ! -L "$1/$2" ]; then echo "$3: No such file or directory" >&2; exit 2; fi
+cd -- "$1" && exec tar -cf - -- "$2"
+"""
+
+_NO_TAR_MESSAGE = "the container has no tar; copying needs tar in the image (as kubectl cp does)"
+
+
+class PodSide:
+    """Collects the pod side's stderr (bounded) and watches its stdout for the ready line."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.stdout = bytearray()
+        self.ready = threading.Event()
+
+    def add(self, data: bytes) -> None:
+        """Keep what fits of a stderr chunk."""
+        room = STDERR_LIMIT - len(self.data)
+        if room > 0:
+            self.data += data[:room]
+
+    def text(self) -> str:
+        """Return the kept stderr as one line."""
+        return " ".join(bytes(self.data).decode("utf-8", errors="replace").split())
+
+
+def failure(session: ExecSession, side: PodSide, what: str) -> CopyError:
+    """Return the error for a session that did not end with exit code 0."""
+    text = side.text()
+    if session.status == "exited":
+        code = session.exit_code
+        if _NO_TAR_MARK in text or (code == 127 and "tar" in text):
+            return CopyError(f"{_NO_TAR_MESSAGE} ({session.name})", exit_code=code,
+                             stderr=bytes(side.data))
+        detail = text.replace(_NO_TAR_MARK, "").strip() or f"exit code {code}"
+        return CopyError(f"{what} failed in {session.name}: {detail}", exit_code=code,
+                         stderr=bytes(side.data))
+    error = session.error or f"the session {session.status}"
+    if "executable file not found" in error and '"sh"' in error:
+        return CopyError(f"the container has no sh; copying needs sh and tar in the image "
+                         f"({session.name})")
+    return CopyError(f"{what} failed: {' '.join(error.split())}")
