@@ -5,6 +5,10 @@ Messages say what was expected and what arrived, and never carry credentials.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Sequence
+
 
 class K8sTTYError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -27,6 +31,15 @@ class ApiError(K8sTTYError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class DebugError(ApiError):
+    """A debug container or node debug pod could not be added, or did not start.
+
+    ``status`` is the HTTP code of a refusal (403, 404 ...), ``None`` when the container
+    failed on the node; ``reason`` is the API's reason or the container's waiting reason
+    (``ImagePullBackOff``, ``CreateContainerConfigError`` ...).
+    """
 
 
 class ArgumentError(K8sTTYError, ValueError, TypeError):
@@ -77,7 +90,11 @@ class ExecError(K8sTTYError):
     def __init__(self, exit_code: int, stdout: bytes = b"", stderr: bytes = b"", *,
                  command: list[str] | None = None):
         what = f"command {command!r}" if command else "command"
-        super().__init__(f"{what} exited with code {exit_code}")
+        text = f"{what} exited with code {exit_code}"
+        output = (stdout[-4096:] + b"\n" + stderr[-4096:]).decode("utf-8", "replace")
+        if exit_code in (126, 127) and shell_missing(command, output):
+            text += f": {NO_SHELL_HINT}"
+        super().__init__(text)
         self.exit_code = exit_code
         self.stdout = stdout
         self.stderr = stderr
@@ -96,6 +113,29 @@ class CopyError(K8sTTYError):
         super().__init__(message)
         self.exit_code = exit_code
         self.stderr = stderr
+
+
+#: Programs that are shells: when one of them cannot be started, the image may have none.
+SHELLS: frozenset[str] = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
+#: What to do when a container has no shell.
+NO_SHELL_HINT: str = ("the container has no shell (a distroless image?): open a debug container "
+                      "next to it with --debug (debug=True)")
+# How container runtimes say a program could not be started (runc through containerd or
+# CRI-O): 'exec: "sh": executable file not found in $PATH', or for a path
+# 'exec: "/bin/sh": stat /bin/sh: no such file or directory'. A shell's own "not found"
+# for a command it runs is not one of them.
+_NOT_STARTED_RE = re.compile(r'executable file not found|exec: "[^"]*": stat [^\n]*no such file'
+                             r"|unable to start container process", re.IGNORECASE)
+
+
+def shell_missing(command: Sequence[str] | None, text: str) -> bool:
+    """Whether ``text`` says that the shell ``command`` runs could not be started.
+
+    ``text`` is an exec error, or the output before exit code 126 or 127; ``command``'s
+    program must be a shell (``sh``, ``bash`` ...) for a debug container to be the answer.
+    """
+    return bool(command) and os.path.basename(str(command[0])) in SHELLS \
+        and _NOT_STARTED_RE.search(text) is not None
 
 
 def one_line(error: BaseException | str) -> str:

@@ -1,7 +1,9 @@
-"""Talking to the API server: one cached client per configuration, GETs, and error texts.
+"""Talking to the API server: one cached client per configuration, requests, and error texts.
 
-All lookups are plain GETs through one ``ApiClient`` per loaded cluster
-configuration, with a connect timeout, so an unreachable cluster fails fast.
+Lookups are plain GETs, and the few writes (the ephemeral-container patch, a node
+debug pod's create and delete) go through :func:`api_request`: one ``ApiClient`` per
+loaded cluster configuration, the target's headers, a connect timeout so an
+unreachable cluster fails fast, and a read timeout.
 :func:`refusal` is the one place an HTTP refusal (401, 403, 404 ...) becomes the
 message a user reads, for lookups and for the exec upgrade alike.
 """
@@ -22,7 +24,16 @@ from urllib3 import HTTPHeaderDict
 from ..errors import ApiError
 from .client import ClusterConfig
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "READ_TIMEOUT", "api_get", "refusal", "release_connections"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "JSON",
+    "READ_TIMEOUT",
+    "STRATEGIC_MERGE_PATCH",
+    "api_get",
+    "api_request",
+    "refusal",
+    "release_connections",
+]
 
 #: Seconds to wait for TCP connect, TLS and the upgrade answer.
 DEFAULT_CONNECT_TIMEOUT: float = 10.0
@@ -31,6 +42,12 @@ READ_TIMEOUT: float = 30.0
 
 #: Extra request headers, as ``(name, value)`` pairs; a name may repeat.
 Headers = Sequence[tuple[str, str]]
+
+#: Content types of request bodies.
+JSON: str = "application/json"
+STRATEGIC_MERGE_PATCH: str = "application/strategic-merge-patch+json"
+
+_METHODS = frozenset({"GET", "POST", "PATCH", "DELETE"})
 
 _clients: dict[int, tuple[ClusterConfig, k8s_client.ApiClient]] = {}
 _clients_lock = threading.Lock()
@@ -118,10 +135,49 @@ def api_get(
     Raises:
         ApiError: the server could not be reached (``status`` ``None``).
     """
+    return api_request(cluster, "GET", path, query, headers=headers,
+                       connect_timeout=connect_timeout, read_timeout=read_timeout)
+
+
+def api_request(
+    cluster: ClusterConfig,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]] | None = None,
+    *,
+    body: Any = None,
+    content_type: str = JSON,
+    headers: Headers = (),
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+) -> tuple[int, Any]:
+    """Send ``method`` to ``path`` on the cluster; return ``(status, parsed JSON or None)``.
+
+    Args:
+        cluster: the loaded configuration (server and credentials).
+        method: ``GET``, ``POST``, ``PATCH`` or ``DELETE``.
+        path: the API path, e.g. ``/api/v1/namespaces/default/pods/web/ephemeralcontainers``.
+        query: query parameters.
+        body: a JSON-serialisable body (sent compact, as kubectl's JSON is), or ``None``.
+        content_type: the body's type: :data:`JSON`, or :data:`STRATEGIC_MERGE_PATCH`
+            for a ``PATCH`` as ``kubectl debug`` sends it.
+        headers: extra headers such as ``Impersonate-User``; a name may repeat.
+        connect_timeout: seconds for TCP and TLS.
+        read_timeout: seconds for the answer once connected.
+
+    Returns:
+        The HTTP status and the parsed JSON answer (``None`` when it is not JSON): a
+        refusal is an answer too; turn it into an error with :func:`refusal`.
+
+    Raises:
+        ApiError: the server could not be reached (``status`` ``None``).
+    """
+    if method not in _METHODS:
+        raise ValueError(f"unsupported method {method!r}")
     api = _api_client(cluster)
     try:
-        method, url, header_params, body, post = api.param_serialize(
-            method="GET",
+        method, url, header_params, _, _ = api.param_serialize(
+            method=method,
             resource_path=path,
             query_params=list(query or []),
             header_params={"Accept": "application/json"},
@@ -131,9 +187,18 @@ def api_get(
         all_headers = HTTPHeaderDict(header_params)
         for name, value in headers:
             all_headers.add(name, value)
-        response = api.call_api(method, url, all_headers, body, post,
-                                _request_timeout=(connect_timeout, read_timeout))
-        response.read()
+        response: Any
+        if body is None:
+            response = api.call_api(method, url, all_headers, None, None,
+                                    _request_timeout=(connect_timeout, read_timeout))
+            response.read()
+        else:
+            all_headers["Content-Type"] = content_type
+            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            # The pool itself: the REST client would serialise the body again, with spaces.
+            response = api.rest_client.pool_manager.request(
+                method, url, body=data, headers=all_headers, preload_content=True,
+                timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout))
     except Exception as exc:  # urllib3/ssl/socket errors, or ApiException(status=0)
         raise ApiError(
             f"cannot reach the Kubernetes API server at {cluster.server} "

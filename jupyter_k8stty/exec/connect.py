@@ -1,4 +1,7 @@
-"""Open the exec websocket: URL, credentials, TLS options and the handshake.
+"""Open the exec (or attach) websocket: URL, credentials, TLS options and the handshake.
+
+``pods/NAME/exec`` runs a new process; ``pods/NAME/attach`` joins the container's
+main process (``kubectl attach``). Both speak the same channel protocol.
 
 We build the request from the official client's ``Configuration`` (server, bearer
 token or client certificate, CA, proxy) and let ``websocket-client`` (the library
@@ -26,7 +29,31 @@ from .api import DEFAULT_CONNECT_TIMEOUT, Headers, check_proxy, refusal
 from .client import ClusterConfig
 from .protocol import CLIENT_PROTOCOLS
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "exec_url", "open_exec_websocket"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "attach_url", "exec_url", "open_exec_websocket"]
+
+
+def _pod_url(host: str, namespace: str, pod: str, subresource: str,
+             query: list[tuple[str, str]]) -> str:
+    parsed = urlparse(host)
+    scheme = {"https": "wss", "http": "ws"}.get(parsed.scheme, parsed.scheme)
+    path = (
+        f"{parsed.path.rstrip('/')}/api/v1/namespaces/{quote(namespace, safe='')}"
+        f"/pods/{quote(pod, safe='')}/{subresource}"
+    )
+    return urlunparse((scheme, parsed.netloc, path, "", urlencode(query), ""))
+
+
+def attach_url(host: str, namespace: str, pod: str, *, container: str | None, tty: bool,
+               stdin: bool) -> str:
+    """Return the ``ws(s)://`` URL of the attach subresource for ``pod``.
+
+    The query is ``kubectl attach``'s (``PodAttachOptions``): ``container``, then only
+    the flags that are true (stderr is merged into the TTY when there is one).
+    """
+    query: list[tuple[str, str]] = [("container", container)] if container else []
+    flags = (("stdin", stdin), ("stdout", True), ("stderr", not tty), ("tty", tty))
+    query += [(name, "true") for name, value in flags if value]
+    return _pod_url(host, namespace, pod, "attach", query)
 
 
 def exec_url(
@@ -40,12 +67,6 @@ def exec_url(
     stdin: bool,
 ) -> str:
     """Return the ``ws(s)://`` URL of the exec subresource for ``pod``."""
-    parsed = urlparse(host)
-    scheme = {"https": "wss", "http": "ws"}.get(parsed.scheme, parsed.scheme)
-    path = (
-        f"{parsed.path.rstrip('/')}/api/v1/namespaces/{quote(namespace, safe='')}"
-        f"/pods/{quote(pod, safe='')}/exec"
-    )
     query: list[tuple[str, str]] = [("command", arg) for arg in command]
     if container:
         query.append(("container", container))
@@ -55,7 +76,7 @@ def exec_url(
         ("stderr", _flag(not tty)),
         ("tty", _flag(tty)),
     ]
-    return urlunparse((scheme, parsed.netloc, path, "", urlencode(query), ""))
+    return _pod_url(host, namespace, pod, "exec", query)
 
 
 def _flag(value: bool) -> str:
@@ -151,7 +172,7 @@ def open_exec_websocket(
     cluster: ClusterConfig,
     namespace: str,
     pod: str,
-    command: list[str],
+    command: list[str] | None,
     *,
     container: str | None = None,
     tty: bool = True,
@@ -160,7 +181,7 @@ def open_exec_websocket(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     deadline: float | None = None,
 ) -> websocket.WebSocket:
-    """Perform the exec handshake and return the open websocket.
+    """Perform the exec handshake (attach when ``command`` is ``None``); return the websocket.
 
     The socket is left in blocking mode (no timeout): the session's reader thread
     blocks on it. ``ws.subprotocol`` names the negotiated protocol (v5 or v4).
@@ -173,9 +194,12 @@ def open_exec_websocket(
             server's own) or could not be reached (``status`` is ``None``).
     """
     configuration = cluster.configuration
-    url = exec_url(
-        configuration.host, namespace, pod, command, container=container, tty=tty, stdin=stdin
-    )
+    if command is None:
+        url = attach_url(configuration.host, namespace, pod, container=container, tty=tty,
+                         stdin=stdin)
+    else:
+        url = exec_url(configuration.host, namespace, pod, command, container=container,
+                       tty=tty, stdin=stdin)
     timeout = connect_timeout
     if deadline is not None:
         timeout = min(timeout, deadline - time.monotonic())
@@ -196,7 +220,7 @@ def open_exec_websocket(
     try:
         ws.connect(url, **options)
     except websocket.WebSocketBadStatusException as exc:
-        raise _refusal(exc, cluster, where) from None
+        raise _refusal(exc, cluster, where, "exec" if command is not None else "attach") from None
     except ssl.SSLCertVerificationError as exc:
         raise ApiError(
             f"TLS verification of the API server {configuration.host} failed: "
@@ -214,7 +238,8 @@ def open_exec_websocket(
     return ws
 
 
-def _refusal(exc: websocket.WebSocketBadStatusException, cluster: ClusterConfig, where: str) -> ApiError:
+def _refusal(exc: websocket.WebSocketBadStatusException, cluster: ClusterConfig, where: str,
+             subresource: str) -> ApiError:
     body = getattr(exc, "resp_body", None) or b""
     try:
         parsed = json.loads(body)
@@ -222,4 +247,4 @@ def _refusal(exc: websocket.WebSocketBadStatusException, cluster: ClusterConfig,
         text = body.decode("utf-8", "replace").strip() if isinstance(body, bytes) else str(body)
         parsed = {"message": text.splitlines()[0][:300]} if text else None
     return refusal(exc.status_code, parsed, server=cluster.server, context=cluster.context,
-                   action=f"create pods/exec for {where}")
+                   action=f"create pods/{subresource} for {where}")

@@ -4,7 +4,10 @@ Every kind a target may name (``pod``, ``deploy``, ``sts`` ...) is described onc
 :data:`KINDS`: its spellings, API group and version, and how it yields pods. Parsing,
 help and error texts, fan-out's checks, tab completion and the sandbox's discovery
 documents all derive from it, so a new kind is one entry here (plus, for a new way of
-yielding pods, one branch in :func:`pod_selector`).
+yielding pods, one branch in :func:`pod_selector`). A node is a target too, but yields no
+pods: ``node/NAME`` opens a shell in a debug pod created on that node
+(:mod:`.node_debug`), so every consumer that turns a target into pods handles
+``pods_by == "node"`` apart.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ..errors import TargetError
 
 __all__ = [
     "KINDS",
+    "NODE",
     "POD",
     "Kind",
     "Target",
@@ -32,8 +36,9 @@ __all__ = [
 ]
 
 #: How a kind leads to pods: it is one (``pod``), it has ``spec.selector`` as a
-#: ``LabelSelector`` (``selector``) or as a plain label map (``labels``, services).
-PodsBy = Literal["self", "selector", "labels"]
+#: ``LabelSelector`` (``selector``) or as a plain label map (``labels``, services), or
+#: it yields a debug pod created on it (``node``, as ``kubectl debug node/NAME``).
+PodsBy = Literal["self", "selector", "labels", "node"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class Kind:
         group: the API group, ``""`` for the core group.
         version: the API version within the group.
         pods_by: how the kind leads to pods (see :data:`PodsBy`).
+        namespaced: whether objects of the kind live in a namespace (nodes do not).
+        display: the spelling help and completion use, when not the shortest one
+            (``node``: ``no/`` would read as a word).
     """
 
     kind: str
@@ -57,11 +65,13 @@ class Kind:
     group: str
     version: str
     pods_by: PodsBy
+    namespaced: bool = True
+    display: str | None = None
 
     @property
     def prefix(self) -> str:
         """The shortest spelling plus a slash, as used in help and completion (``deploy/``)."""
-        return f"{min((self.singular, *self.short), key=len)}/"
+        return f"{self.display or min((self.singular, *self.short), key=len)}/"
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -81,10 +91,17 @@ class Kind:
         """``apps/v1``, or ``v1`` for the core group."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    def path(self, namespace: str, name: str | None = None) -> str:
-        """Return the API path of the collection in ``namespace``, or of the object ``name``."""
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """Return the API path of the collection in ``namespace``, or of the object ``name``.
+
+        ``namespace`` is ignored for a kind that is not namespaced (``/api/v1/nodes``).
+        """
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        path = f"{base}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        if self.namespaced:
+            if not namespace:
+                raise TargetError(f"{self.plural} live in a namespace: give one")
+            base = f"{base}/namespaces/{quote(namespace, safe='')}"
+        path = f"{base}/{self.plural}"
         return f"{path}/{quote(name, safe='')}" if name is not None else path
 
 
@@ -97,9 +114,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("ReplicaSet", "replicasets", "replicaset", ("rs",), "apps", "v1", "selector"),
     Kind("Job", "jobs", "job", (), "batch", "v1", "selector"),
     Kind("Service", "services", "service", ("svc",), "", "v1", "labels"),
+    Kind("Node", "nodes", "node", ("no",), "", "v1", "node", namespaced=False,
+         display="node"),
 )
 
 POD: Kind = KINDS[0]
+NODE: Kind = KINDS[-1]
 
 _BY_SPELLING: dict[str, Kind] = {s: k for k in KINDS for s in k.spellings}
 
@@ -165,15 +185,22 @@ class Target:
         return self.kind is POD and self.name is not None
 
     @property
+    def is_node(self) -> bool:
+        """Whether the target names a node (a shell in a debug pod on it)."""
+        return self.kind.pods_by == "node" and self.name is not None
+
+    @property
     def spans_pods(self) -> bool:
         """Whether the target may stand for several pods (a workload or a selector)."""
-        return not self.is_pod
+        return not self.is_pod and not self.is_node
 
     def __str__(self) -> str:
         if self.selector is not None:
             return f"pods with labels {self.selector!r}"
         if self.kind is POD:
             return f"pod {self.name}"
+        if self.is_node:
+            return f"node {self.name}"
         return f"{self.kind.plural}/{self.name}"
 
 
@@ -245,6 +272,9 @@ def pod_selector(kind: Kind, obj: dict[str, Any]) -> str:
 
     Returns ``""`` when it has none (an ExternalName service, a selector-less job).
     """
+    if kind.pods_by == "node":
+        raise TargetError(f"a node is not a source of pods: {kind.prefix}NAME opens a shell in a "
+                          "debug pod created on it")
     spec = obj.get("spec") or {}
     if kind.pods_by == "labels":
         return selector_string(spec.get("selector"), plain_map=True)

@@ -16,12 +16,19 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ApiError, K8sTTYError, TargetError
 from . import kinds
-from .api import DEFAULT_CONNECT_TIMEOUT, READ_TIMEOUT, api_get, refusal, release_connections
+from .api import (
+    DEFAULT_CONNECT_TIMEOUT,
+    JSON,
+    READ_TIMEOUT,
+    api_request,
+    refusal,
+    release_connections,
+)
 from .client import ClusterConfig
 from .target import ExecTarget
 
@@ -51,12 +58,14 @@ class PodRef:
             annotation, else the first one).
         note: a one-line note when the container was chosen implicitly among several,
             e.g. ``Defaulted container "main" out of: main, sidecar``; else ``None``.
+        obj: the pod object (JSON) as last read, for attach and debug containers.
     """
 
     name: str
     namespace: str
     container: str | None
     note: str | None = None
+    obj: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 class _Lookup:
@@ -78,9 +87,13 @@ class _Lookup:
         return min(self.connect_timeout, left), min(READ_TIMEOUT, left)
 
     def fetch(self, path: str, query: list[tuple[str, str]] | None = None) -> tuple[int, Any]:
+        return self.send("GET", path, query)
+
+    def send(self, method: str, path: str, query: list[tuple[str, str]] | None = None, *,
+             body: Any = None, content_type: str = JSON) -> tuple[int, Any]:
         connect, read = self._timeouts()
-        return api_get(self.cluster, path, query, headers=self.target.headers,
-                       connect_timeout=connect, read_timeout=read)
+        return api_request(self.cluster, method, path, query, body=body, content_type=content_type,
+                           headers=self.target.headers, connect_timeout=connect, read_timeout=read)
 
     def refused(self, status: int, body: Any, action: str) -> ApiError:
         return refusal(status, body, server=self.cluster.server, context=self.cluster.context,
@@ -93,7 +106,8 @@ class _Lookup:
         if status == 404:
             message = body.get("message") if isinstance(body, dict) else None
             raise self.not_found(kind, namespace, name, message)
-        raise self.refused(status, body, f"get {kind.resource} in namespace {namespace}")
+        where = f" in namespace {namespace}" if kind.namespaced else ""
+        raise self.refused(status, body, f"get {kind.resource}{where}")
 
     def list(self, kind: kinds.Kind, namespace: str, selector: str | None = None) -> list[dict[str, Any]]:
         query = [("labelSelector", selector)] if selector else []
@@ -103,7 +117,8 @@ class _Lookup:
         if status == 400 and selector is not None:
             message = body.get("message") if isinstance(body, dict) else None
             raise TargetError(f"invalid label selector {selector!r}: {message or 'rejected by the server'}")
-        raise self.refused(status, body, f"list {kind.resource} in namespace {namespace}")
+        where = f" in namespace {namespace}" if kind.namespaced else ""
+        raise self.refused(status, body, f"list {kind.resource}{where}")
 
     def not_found(self, kind: kinds.Kind, namespace: str, name: str, message: str | None) -> ApiError:
         # The server's own words (kubectl shows the same), plus close matches.
@@ -286,12 +301,16 @@ def _resolve(lookup: _Lookup, ns: str, all_pods: bool, on_wait: WaitCallback | N
     if lookup.deadline is not None:
         deadline = min(deadline, lookup.deadline)
 
+    if parsed.is_node:
+        # A node yields a debug pod that the session creates (see .node_debug), not pods.
+        raise TargetError(f"{parsed.kind.prefix}{parsed.name} is a node, not a pod: open a shell "
+                          "on it with ExecSession or Terminal (a debug pod is created there)")
     if parsed.is_pod:
         assert parsed.name is not None
         pod = lookup.get(kinds.POD, ns, parsed.name)
         chosen, note = choose_container(pod, container)
-        _wait_running(lookup, pod, chosen, deadline, timeout, on_wait)
-        return [PodRef(parsed.name, ns, chosen, note)]
+        pod = _wait_running(lookup, pod, chosen, deadline, timeout, on_wait)
+        return [PodRef(parsed.name, ns, chosen, note, pod)]
 
     if parsed.selector is not None:
         label_selector, what = parsed.selector, f"label selector {parsed.selector!r}"
@@ -314,13 +333,13 @@ def _resolve(lookup: _Lookup, ns: str, all_pods: bool, on_wait: WaitCallback | N
             refs = []
             for pod in sorted(running, key=lambda p: p["metadata"]["name"]):
                 chosen, note = choose_container(pod, container)
-                refs.append(PodRef(pod["metadata"]["name"], ns, chosen, note))
+                refs.append(PodRef(pod["metadata"]["name"], ns, chosen, note, pod))
             return refs
         if not all_pods and pods:
             pod = pods[0]
             chosen, note = choose_container(pod, container)
             pod = _wait_running(lookup, pod, chosen, deadline, timeout, on_wait)
-            return [PodRef(pod["metadata"]["name"], ns, chosen, note)]
+            return [PodRef(pod["metadata"]["name"], ns, chosen, note, pod)]
         waiting = [p for p in pods if _phase(p) in ("Pending", "Unknown")]
         left = deadline - time.monotonic()
         if not waiting or left <= 0:

@@ -1,4 +1,7 @@
-"""``ExecSession``: one exec stream into a pod: target, lifecycle, input and callbacks.
+"""``ExecSession``: one exec (or attach) stream into a pod: target, lifecycle, input, callbacks.
+
+Where it connects (a container, its main process, a new debug container, a node debug
+pod) is decided by :mod:`.endpoint`; this module runs the stream.
 
 Threads: ``k8stty-reader-NS/POD`` reads frames (:mod:`.reader`);
 ``k8stty-keepalive-NS/POD`` pings a quiet peer (:mod:`.keepalive`). Both are
@@ -13,18 +16,21 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
 
 import websocket
 from typing_extensions import Unpack
 
-from ..errors import K8sTTYError
+from ..errors import NO_SHELL_HINT, SHELLS, ArgumentError, K8sTTYError, shell_missing
 from . import protocol
 from .api import DEFAULT_CONNECT_TIMEOUT
-from .checks import check_command, check_size, check_timeout
+from .checks import MAX_COLS, MAX_ROWS, check_command, check_size, check_timeout
 from .connect import open_exec_websocket
+from .endpoint import find_endpoint
 from .keepalive import Keepalive
+from .node_debug import NodeDebugPod
+from .profiles import DebugSpec
 from .reader import FlowGate, FrameReader
+from .session_events import ExitCallback, OutputCallback, SessionEvents, _Cancelled
 from .session_input import SessionInput
 from .status import SessionStatus
 from .target import ExecTarget, TargetArgs
@@ -44,29 +50,25 @@ DEFAULT_KEEPALIVE: float = 30.0
 #: Seconds after a ping without any frame before the peer is declared dead.
 DEFAULT_KEEPALIVE_TIMEOUT: float = 30.0
 
-OutputCallback = Callable[[int, bytes], None]
-ExitCallback = Callable[["ExecSession"], None]
-
 #: Seconds ``close()`` lets the websocket close frame go out before dropping the socket
 #: (the frame waits behind a writer blocked on a full stdin).
 CLOSE_GRACE: float = 0.25
 
 
-class _Cancelled(Exception):
-    """The session was closed while waiting for its pod."""
-
-
-class ExecSession(SessionInput):
-    """An exec stream into one container of a pod.
+class ExecSession(SessionEvents, SessionInput):
+    """An exec (or attach) stream into one container of a pod.
 
     Args:
         target: where to exec: an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or a
             pod name or ``KIND/NAME`` (``deploy/web``, ``sts/db`` ...: one pod is picked
-            the way ``kubectl exec`` does) with the other
-            :class:`~jupyter_k8stty.exec.target.TargetArgs` in ``where``.
-        command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`).
-        tty: allocate a TTY (stderr then arrives merged into stdout).
-        stdin: attach stdin.
+            the way ``kubectl exec`` does; ``node/NAME``: a debug pod is created on the
+            node, as ``kubectl debug node/NAME``, and deleted when the session ends) with
+            the other :class:`~jupyter_k8stty.exec.target.TargetArgs` in ``where``.
+        command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`), or
+            attaches to the debug container or node debug pod.
+        tty: allocate a TTY (stderr then arrives merged into stdout); an attach takes the
+            container's own.
+        stdin: attach stdin (an attach has it only when the container's spec does).
         rows: initial terminal height, sent as a resize right after connecting.
         cols: initial terminal width.
         flow_window: when set, the reader stops reading the socket while more than this
@@ -80,6 +82,13 @@ class ExecSession(SessionInput):
         keepalive_timeout: seconds without any answer after a ping before giving up.
         resolve: ``False`` skips the preflight GET: the target must name a pod, the server
             picks the container, errors come from the exec request itself.
+        attach: join the container's main process (``kubectl attach``) instead of running
+            a command; closing the session detaches and never ends that process.
+        debug: first add an ephemeral debug container, as ``kubectl debug`` (``True``, an
+            image, or a :class:`~jupyter_k8stty.exec.profiles.DebugSpec`): ``container``
+            then names the container to debug (``--target``); the session attaches to the
+            debug container (with ``command``: runs it there). Ephemeral containers
+            cannot be removed from a pod. For ``node/NAME``: the debug pod's image/profile.
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
             ``container``, ``selector``, ``context``, ``kubeconfig``, ``impersonate``,
             ``impersonate_groups``, ``pod_running_timeout``).
@@ -106,12 +115,32 @@ class ExecSession(SessionInput):
         keepalive: float = DEFAULT_KEEPALIVE,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
         resolve: bool = True,
+        attach: bool = False,
+        debug: DebugSpec | str | bool | None = None,
         **where: Unpack[TargetArgs],
     ):
         #: Where to exec, as given (before resolution to a pod).
         self.target: ExecTarget = ExecTarget.of(target, **where)  # TargetError before any request
-        #: The argv that runs.
-        self.command: list[str] = check_command(command) if command is not None else list(DEFAULT_SHELL)
+        #: The debug container to add first (node targets always get a debug pod).
+        self.debug: DebugSpec | None = DebugSpec.of(debug)
+        if attach and command is not None:
+            raise ArgumentError("attach joins the container's main process: give no command")
+        #: Whether the session attaches to a main process instead of running a command.
+        self.attach: bool = attach or command is None and (
+            self.debug is not None or self.target.parsed.is_node)
+        #: The argv that runs (``[]`` when attaching).
+        self.command: list[str] = (check_command(command) if command is not None
+                                   else [] if self.attach else list(DEFAULT_SHELL))
+        #: The ephemeral container added for this session (reattach with ``attach=True,
+        #: container=...``), else ``None``.
+        self.debug_container: str | None = None
+        #: Why deleting the node debug pod failed, if it did.
+        self.cleanup_error: str | None = None
+        #: Whether the command could not start because the container has no shell
+        #: (offer ``debug=`` then).
+        self.no_shell: bool = False
+        self._node_pod: NodeDebugPod | None = None
+        self._head = bytearray()  # the start of a shell's output, to tell a missing shell
         self.pod: str = self.target.pod or str(self.target.name or f"-l {self.target.selector}")
         #: Resolved namespace (the target's, or the context's once started).
         self.namespace: str | None = self.target.namespace
@@ -149,6 +178,8 @@ class ExecSession(SessionInput):
         self._ws: websocket.WebSocket | None = None
         self._closing = False
         self._output_callbacks: list[OutputCallback] = []
+        if self.command and self.command[0].rsplit("/", 1)[-1] in SHELLS:
+            self._output_callbacks.append(self._keep_head)
         self._exit_callbacks: list[ExitCallback] = []
         self._gate = FlowGate(flow_window)
         self._pings = 0
@@ -173,6 +204,16 @@ class ExecSession(SessionInput):
         return f"{self.namespace or '?'}/{self.pod}"
 
     @property
+    def read_only(self) -> bool:
+        """Whether the session takes no input (an attach to a container without stdin)."""
+        return not self.stdin
+
+    @property
+    def debug_pod(self) -> str | None:
+        """The node debug pod created for this session (deleted when it ends), else ``None``."""
+        return self._node_pod.name if self._node_pod is not None else None
+
+    @property
     def flow_window(self) -> int | None:
         """Unacknowledged output bytes at which the reader pauses (``None``: no flow control)."""
         return self._gate.window
@@ -195,48 +236,6 @@ class ExecSession(SessionInput):
     def __repr__(self) -> str:
         return f"<ExecSession {self.name} {self.command!r} {self._status}>"
 
-    # -- callbacks -----------------------------------------------------------------------
-
-    def on_output(self, callback: OutputCallback) -> None:
-        """Call ``callback(channel, data)`` on the reader thread for each output chunk.
-
-        ``channel`` is 1 (stdout, or the merged TTY) or 2 (stderr). Keep callbacks fast:
-        they run on the reader thread. An exception in a callback ends the session with
-        an error rather than losing output silently.
-        """
-        self._output_callbacks.append(callback)
-
-    def on_wait(self, callback: ExitCallback) -> None:
-        """Call ``callback(session)`` each time the pod is polled while it is not running.
-
-        :attr:`status` is then ``waiting`` and :attr:`phase_note` says why (``Pending``).
-        """
-        self._wait_callbacks.append(callback)
-
-    def _waiting(self, namespace: str, pod: str, reason: str) -> None:
-        if self._closing:
-            raise _Cancelled
-        with self._lock:
-            if self._status in ("connecting", "waiting"):
-                self._status = "waiting"
-        self.pod, self.phase_note = pod, reason
-        for callback in list(self._wait_callbacks):
-            try:
-                callback(self)
-            except Exception:
-                log.exception("wait callback failed for %s", self.name)
-
-    def on_exit(self, callback: ExitCallback) -> None:
-        """Call ``callback(session)`` once when the stream ends for any reason.
-
-        If the session has already ended, the callback runs at once.
-        """
-        with self._lock:
-            if not self._done.is_set():
-                self._exit_callbacks.append(callback)
-                return
-        self._run_exit_callback(callback)
-
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self, *, deadline: float | None = None) -> ExecSession:
@@ -257,28 +256,23 @@ class ExecSession(SessionInput):
         try:
             cluster = self.target.cluster()
             self.namespace = self.target.namespace_in(cluster)
-            if self.resolve:
-                ref = self.target.resolve(on_wait=self._waiting, connect_timeout=self.connect_timeout,
-                                          deadline=deadline)[0]
-                self.pod, self.container, self.note = ref.name, ref.container, ref.note
-                self.phase_note = None
-                with self._lock:
-                    if self._status == "waiting":
-                        self._status = "connecting"
+            end = find_endpoint(self.target, cluster, command=None if self.attach else self.command,
+                                debug=self.debug, tty=self.tty, stdin=self.stdin, resolve=self.resolve,
+                                on_wait=self._waiting, connect_timeout=self.connect_timeout,
+                                deadline=deadline)
+            self._node_pod, self.debug_container = end.node_pod, end.debug_container
+            self.namespace, self.pod, self.container, self.note = (end.namespace, end.pod,
+                                                                   end.container, end.note)
+            self.tty, self.stdin, self.phase_note = end.tty, end.stdin, None
+            with self._lock:
+                if self._status == "waiting":
+                    self._status = "connecting"
             if self._closing:
                 raise _Cancelled
-            ws = open_exec_websocket(
-                cluster,
-                self.namespace,
-                self.pod,
-                self.command,
-                container=self.container,
-                tty=self.tty,
-                stdin=self.stdin,
-                headers=self.target.headers,
-                connect_timeout=self.connect_timeout,
-                deadline=deadline,
-            )
+            ws = open_exec_websocket(cluster, self.namespace, self.pod, end.command,
+                                     container=self.container, tty=self.tty, stdin=self.stdin,
+                                     headers=self.target.headers,
+                                     connect_timeout=self.connect_timeout, deadline=deadline)
         except _Cancelled:
             self._finish("closed")
             return self
@@ -306,7 +300,10 @@ class ExecSession(SessionInput):
         self._frames, self._reader = frames, frames.thread
         frames.start()
         if self._initial_size:
-            self.resize(*self._initial_size)
+            rows, cols = self._initial_size
+            if self.attach and self.tty:  # as kubectl: one size larger first, so the app redraws
+                self.resize(min(rows + 1, MAX_ROWS), min(cols + 1, MAX_COLS))
+            self.resize(rows, cols)
         if self.keepalive and self.keepalive > 0:
             self._keepalive_thread = Keepalive(
                 label, interval=self.keepalive, timeout=self.keepalive_timeout, done=self._done,
@@ -411,8 +408,21 @@ class ExecSession(SessionInput):
             except Exception:
                 pass
 
+    def _keep_head(self, channel: int, data: bytes) -> None:
+        if len(self._head) < 4096:
+            self._head += data[:4096 - len(self._head)]
+
     def _finish(self, status: SessionStatus, *, exit_code: int | None = None,
                 error: str | None = None) -> None:
+        if self._done.is_set():
+            return
+        if self._node_pod is not None:  # before _done: whoever waits finds it deleted
+            self.cleanup_error = self._node_pod.delete()
+        head = self._head.decode(errors="replace")
+        if not self.attach and (status == "error" and shell_missing(self.command, error or "")
+                                or exit_code in (126, 127) and shell_missing(self.command, head)):
+            self.no_shell = True
+            error = f"{error}: {NO_SHELL_HINT}" if error else None
         with self._lock:
             if self._done.is_set():
                 return
@@ -424,9 +434,3 @@ class ExecSession(SessionInput):
         self._gate.release()
         for callback in callbacks:
             self._run_exit_callback(callback)
-
-    def _run_exit_callback(self, callback: ExitCallback) -> None:
-        try:
-            callback(self)
-        except Exception:
-            log.exception("exit callback failed for %s", self.name)

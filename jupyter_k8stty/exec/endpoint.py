@@ -1,0 +1,178 @@
+"""Where a session connects: exec in a container, attach to one, or a debug container first.
+
+:func:`find_endpoint` turns what an :class:`~jupyter_k8stty.exec.session.ExecSession`
+was asked for into an :class:`Endpoint`, the one thing ``start()`` opens:
+
+* **exec** (the default): the pod and container the target resolves to, the command;
+* **attach** (``attach=True``): the container's main process through ``pods/NAME/attach``,
+  as ``kubectl attach``: its TTY as the container has one, stdin only when its spec has
+  ``stdin: true`` (else a read-only session and a note saying so);
+* **debug** (``debug=``): an ephemeral container added to the resolved pod
+  (:mod:`.debug`), then attached to, or the command run in it;
+* **node** (``node/NAME``): a debug pod created on the node (:mod:`.node_debug`), then
+  attached to, or the command run in it; the endpoint carries the pod to delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import ArgumentError
+from .api import release_connections
+from .client import ClusterConfig
+from .debug import add_debug_container, wait_for_container
+from .node_debug import NodeDebugPod, create_node_debug_pod
+from .profiles import NODE_DEBUG_CONTAINER, DebugSpec
+from .resolve import _Lookup, resolve_pods
+from .target import ExecTarget
+
+__all__ = ["Endpoint", "attach_settings", "find_endpoint"]
+
+WaitCallback = Callable[[str, str, str], None]
+
+
+@dataclass
+class Endpoint:
+    """What a session opens.
+
+    Attributes:
+        namespace: the pod's namespace.
+        pod: the pod's name.
+        container: the container (``None``: the server's choice).
+        command: the argv to exec; ``None`` attaches to the main process.
+        tty: whether the stream has a TTY.
+        stdin: whether the stream takes input.
+        note: a one-line note for the user (defaulted container, read-only attach).
+        debug_container: the ephemeral container added for this session, if any.
+        node_pod: the node debug pod created for this session, to delete when it ends.
+    """
+
+    namespace: str
+    pod: str
+    container: str | None
+    command: list[str] | None
+    tty: bool
+    stdin: bool
+    note: str | None = None
+    debug_container: str | None = None
+    node_pod: NodeDebugPod | None = None
+
+
+def attach_settings(pod: dict[str, Any], container: str | None,
+                    stdin: bool) -> tuple[bool, bool, str | None]:
+    """Return ``(tty, stdin, note)`` for attaching to ``container`` of ``pod``, as kubectl does.
+
+    The TTY is the container's own (``kubectl attach`` forces it either way); stdin is
+    asked only when the spec has ``stdin: true``, and the note says when it has not.
+    """
+    spec = pod.get("spec") or {}
+    found: dict[str, Any] = next((c for key in ("containers", "initContainers", "ephemeralContainers")
+                  for c in spec.get(key) or [] if c.get("name") == container), {})
+    has_stdin, has_tty = bool(found.get("stdin")), bool(found.get("tty"))
+    notes = []
+    if stdin and not has_stdin:
+        notes.append(f"container {container} was not started with stdin (stdin: true), so "
+                     "this terminal is read-only")
+    if not has_tty:
+        notes.append(f"container {container} did not allocate a TTY")
+    return has_tty, stdin and has_stdin, "; ".join(notes) or None
+
+
+def find_endpoint(
+    target: ExecTarget,
+    cluster: ClusterConfig,
+    *,
+    command: list[str] | None,
+    debug: DebugSpec | None,
+    tty: bool,
+    stdin: bool,
+    resolve: bool,
+    on_wait: WaitCallback | None,
+    connect_timeout: float,
+    deadline: float | None,
+) -> Endpoint:
+    """Resolve ``target`` to the :class:`Endpoint` a session opens.
+
+    Args:
+        target: where, as given.
+        cluster: its loaded configuration.
+        command: the argv to exec; ``None`` attaches (to the debug container when there
+            is one).
+        debug: add this ephemeral container first (a node target always gets a debug pod,
+            with these settings when given).
+        tty: a TTY for an exec (an attach takes the container's).
+        stdin: stdin wanted.
+        resolve: ``False`` skips the lookups for a plain exec into a named pod.
+        on_wait: called as ``on_wait(namespace, pod, note)`` while waiting.
+        connect_timeout: seconds for TCP and TLS.
+        deadline: a ``time.monotonic()`` time by which all must be done.
+
+    Raises:
+        ArgumentError: conflicting arguments (a container for a node, two targets).
+        DebugError: the debug container or pod could not be added or did not start.
+        ApiError, ConfigError: as :func:`~jupyter_k8stty.exec.resolve.resolve_pods`.
+    """
+    try:
+        return _find(target, cluster, command, debug, tty, stdin, resolve, on_wait,
+                     connect_timeout, deadline)
+    finally:
+        release_connections(cluster)
+
+
+def _find(target: ExecTarget, cluster: ClusterConfig, command: list[str] | None,
+          debug: DebugSpec | None, tty: bool, stdin: bool, resolve: bool,
+          on_wait: WaitCallback | None, connect_timeout: float, deadline: float | None) -> Endpoint:
+    namespace = target.namespace_in(cluster)
+    if target.parsed.is_node:
+        return _node_endpoint(target, cluster, namespace, command, debug or DebugSpec(), tty, stdin,
+                              on_wait, connect_timeout, deadline)
+    if debug is not None and target.container and debug.target_container \
+            and target.container != debug.target_container:
+        raise ArgumentError(f"two containers to debug: container={target.container!r} and "
+                            f"debug target {debug.target_container!r}")
+    if command is not None and debug is None and not resolve:
+        return Endpoint(namespace, str(target.pod), target.container, command, tty, stdin)
+    ref = resolve_pods(target, on_wait=on_wait, connect_timeout=connect_timeout, deadline=deadline,
+                       cluster=cluster)[0]
+    if debug is None:
+        if command is not None:
+            return Endpoint(ref.namespace, ref.name, ref.container, command, tty, stdin, ref.note)
+        has_tty, has_stdin, note = attach_settings(ref.obj, ref.container, stdin)
+        note = "; ".join(n for n in (ref.note, note) if n) or None
+        return Endpoint(ref.namespace, ref.name, ref.container, None, has_tty, has_stdin, note)
+    # With debug=, container= names the container to debug (--target), not the new one.
+    if target.container and not debug.target_container:
+        debug = replace(debug, target_container=target.container)
+    lookup = _Lookup(target, cluster, connect_timeout, deadline)
+    name = add_debug_container(lookup, ref.obj, debug)
+    what = f"debug container {name}"
+    wait_for_container(lookup, ref.namespace, ref.name, name, what=what, image=str(debug.image),
+                       timeout=target.pod_running_timeout, on_wait=on_wait)
+    if command is None:
+        return Endpoint(ref.namespace, ref.name, name, None, True, True, debug_container=name)
+    return Endpoint(ref.namespace, ref.name, name, command, tty, stdin, debug_container=name)
+
+
+def _node_endpoint(target: ExecTarget, cluster: ClusterConfig, namespace: str,
+                   command: list[str] | None, debug: DebugSpec, tty: bool, stdin: bool,
+                   on_wait: WaitCallback | None, connect_timeout: float,
+                   deadline: float | None) -> Endpoint:
+    if target.container:
+        raise ArgumentError(f"a node has no containers: container={target.container!r} does not "
+                            f"apply to {target.name}")
+    node = str(target.parsed.name)
+    lookup = _Lookup(target, cluster, connect_timeout, deadline)
+    pod = create_node_debug_pod(lookup, namespace, node, debug)
+    try:
+        wait_for_container(lookup, namespace, pod.name, NODE_DEBUG_CONTAINER,
+                           what=f"debug pod {pod.name}", image=str(debug.image),
+                           timeout=target.pod_running_timeout, on_wait=on_wait,
+                           note=f"starting debug pod {pod.name} on node {node} ({debug.image})")
+    except BaseException:
+        pod.delete()
+        raise
+    if command is None:
+        return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, None, True, True, node_pod=pod)
+    return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, command, tty, stdin, node_pod=pod)
