@@ -162,13 +162,8 @@ def test_timeout_abandons_the_run_with_a_message(kube_env, tmp_path):
 
 @pytest.fixture(scope="module")
 def workers() -> Iterator[str]:
-    pods = [PodSpec(f"w-{i}", labels={"app": "w"}) for i in range(20)]
-    sb = Sandbox(pods=pods)
-    sb.start()
-    try:
+    with Sandbox(pods=[PodSpec(f"w-{i}", labels={"app": "w"}) for i in range(20)]) as sb:
         yield sb.kubeconfig_path
-    finally:
-        sb.stop()
 
 
 def test_fan_out_prefixes_lines_and_shows_a_summary_table(workers, monkeypatch, tmp_path):

@@ -25,7 +25,7 @@ from IPython.core.error import UsageError
 from ..errors import K8sTTYError, one_line
 from ..exec.checks import check_text, check_timeout
 from ..exec.kinds import kinds_help
-from ..exec.target import DEFAULT_POD_RUNNING_TIMEOUT, ExecTarget, TargetArgs
+from ..exec.target import DEFAULT_POD_RUNNING_TIMEOUT, CommonTargetArgs, ExecTarget
 
 __all__ = [
     "MagicArgumentParser",
@@ -87,8 +87,11 @@ def add_target_flags(parser: argparse.ArgumentParser, *, selector_help: str) -> 
                         help="act as this group too, with --as (repeatable)")
 
 
-def where_from_args(args: argparse.Namespace, prog: str) -> TargetArgs:
-    """Return the :class:`~jupyter_k8stty.exec.target.TargetArgs` given by :func:`add_target_flags`' flags.
+def where_from_args(args: argparse.Namespace, prog: str) -> CommonTargetArgs:
+    """Return where to exec as :func:`add_target_flags`' flags say, ``-l`` aside.
+
+    The result is :class:`~jupyter_k8stty.exec.target.CommonTargetArgs`: namespace,
+    container, context, kubeconfig, impersonation and the pod-running timeout.
 
     Raises:
         UsageError: a value is not valid (one line, naming the flag).

@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from ..errors import ExecError, K8sTTYError, one_line
 from ..exec.fanout import Fanout, FanoutResults, PodResult
 from ..exec.protocol import STDERR_CHANNEL, STDOUT_CHANNEL
-from ..exec.target import TargetArgs
+from ..exec.target import CommonTargetArgs
 from .streams import PREFIX, PrefixedLines, format_bytes, print_err
 
 __all__ = ["FANOUT_WINDOW", "run_fanout"]
@@ -29,7 +29,7 @@ FANOUT_WINDOW: int = 256 * 1024
 POLL: float = 0.1
 
 
-def run_fanout(shell: Any, args: argparse.Namespace, where: TargetArgs, command: list[str],
+def run_fanout(shell: Any, args: argparse.Namespace, where: CommonTargetArgs, command: list[str],
                script: bytes) -> FanoutResults | None:
     """Run ``script`` on every pod the targets and ``-l`` name; see the module docstring.
 

@@ -185,7 +185,9 @@ def _send_archive(session: ExecSession, side: PodSide, entries: list[tuple[Path,
                   advance: Callable[[int], None]) -> None:
     """Stream the archive of ``entries`` (named under ``top``) to ``tar -x``, then close stdin."""
     try:
-        with tarfile.open(fileobj=_SessionWriter(session), mode="w|", bufsize=STREAM_CHUNK) as archive:
+        writer = _SessionWriter(session)
+        # typeshed wants an IO object; tarfile's stream mode only calls write() and flush().
+        with tarfile.open(fileobj=writer, mode="w|", bufsize=STREAM_CHUNK) as archive:  # type: ignore[call-overload]
             for path, rel in entries:
                 _add(archive, path, f"{top}/{rel}" if rel else top, advance)
     except StreamError:
