@@ -13,22 +13,27 @@ from typing import Any
 
 from jupyter_k8stty.exec.kinds import POD
 from jupyter_k8stty.sandbox import resources
-from jupyter_k8stty.sandbox.pods import human_duration
+from jupyter_k8stty.sandbox.podjson import human_duration
 
 KUBERNETES_VERSION = "v1.32.0"
 
 
-def version() -> dict[str, Any]:
+def minor_version(kubernetes_version: str) -> int:
+    """Return the minor version of ``v1.MINOR.PATCH``."""
+    return int(kubernetes_version.lstrip("v").split(".")[1])
+
+
+def version(kubernetes_version: str = KUBERNETES_VERSION) -> dict[str, Any]:
     """Return the ``/version`` document.
 
     The minor version matters: Google Cloud SDK's kubectl dispatcher picks the
     kubectl release that matches the server, and 1.32 execs over websockets.
     """
-    major, minor, _ = KUBERNETES_VERSION.lstrip("v").split(".")
+    major, minor, _ = kubernetes_version.lstrip("v").split(".")
     return {
         "major": major,
         "minor": minor,
-        "gitVersion": KUBERNETES_VERSION,
+        "gitVersion": kubernetes_version,
         "gitCommit": "70d3cc986aa8221cd1dfb1121852688902d3bf53",
         "gitTreeState": "clean",
         "buildDate": "2024-12-11T17:59:15Z",
@@ -78,12 +83,18 @@ def group_resources(group: str, version: str) -> dict[str, Any] | None:
             "resources": [r.to_json() for r in resources.api_resources(group, version)]}
 
 
-def core_v1_resources() -> dict[str, Any]:
-    """Return the ``/api/v1`` ``APIResourceList`` with the verbs the sandbox implements."""
+def core_v1_resources(ephemeral_containers: bool = True) -> dict[str, Any]:
+    """Return the ``/api/v1`` ``APIResourceList`` with the verbs the sandbox implements.
+
+    ``ephemeral_containers=False`` leaves out ``pods/ephemeralcontainers``, as on clusters
+    older than 1.23.
+    """
+    found = resources.api_resources(POD.group, POD.version)
     return {
         "kind": "APIResourceList",
         "groupVersion": POD.version,
-        "resources": [r.to_json() for r in resources.api_resources(POD.group, POD.version)],
+        "resources": [r.to_json() for r in found
+                      if ephemeral_containers or r.name != "pods/ephemeralcontainers"],
     }
 
 

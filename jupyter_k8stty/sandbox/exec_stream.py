@@ -87,7 +87,8 @@ class ExecStream:
             self._close_fds()
             return
         req = self.request
-        error = missing_executable_error(req.command, req.environment(), req.workdir)
+        error = missing_executable_error(req.command, req.environment(), req.workdir,
+                                         req.executables)
         if error is None:
             try:
                 spawned = spawn(req)

@@ -1,7 +1,12 @@
-"""HTTP routing of the sandbox API server: auth, discovery, pods, namespaces and exec."""
+"""HTTP routing of the sandbox API server: auth, discovery, pods, nodes, namespaces and streams.
+
+Reads are served here; pod writes (create, delete, the ``ephemeralcontainers`` patch) are
+in :mod:`.podwrites`, watches in :mod:`.watch`, exec and attach in :mod:`.streams`.
+"""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import ssl
@@ -10,13 +15,12 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.exec.kinds import Kind
-from jupyter_k8stty.sandbox import apistatus, discovery
+from jupyter_k8stty.sandbox import apistatus, discovery, nodes, podwrites, watch
 from jupyter_k8stty.sandbox.apistatus import HTTPError
-from jupyter_k8stty.sandbox.exec_stream import ExecStream
-from jupyter_k8stty.sandbox.pods import Pod, pod_list, pod_table
-from jupyter_k8stty.sandbox.process import ExecRequest, log
+from jupyter_k8stty.sandbox.kubelet import Kubelet
+from jupyter_k8stty.sandbox.pods import Pod, PodStore, human_duration, pod_list, pod_table
+from jupyter_k8stty.sandbox.process import log
 from jupyter_k8stty.sandbox.rbac import Attributes
 from jupyter_k8stty.sandbox.resources import WORKLOAD_KINDS, group_of, served_kind
 from jupyter_k8stty.sandbox.selectors import (
@@ -24,7 +28,7 @@ from jupyter_k8stty.sandbox.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subprotocol
+from jupyter_k8stty.sandbox.streams import StreamRoutes, bad_request
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
@@ -46,10 +50,15 @@ _ROUTES = [(re.compile(pattern), name) for pattern, name in (
     (r"^/api/v1/pods$", "pods"),
     (r"^/api/v1/namespaces$", "namespaces"),
     (rf"^/api/v1/namespaces/(?P<name>{_NAME})$", "namespace"),
+    (r"^/api/v1/nodes$", "nodes"),
+    (rf"^/api/v1/nodes/(?P<name>{_NAME})$", "node"),
     (rf"^/api/v1/{_NS}/pods$", "pods"),
-    (rf"{_POD}(?:/status)?$", "pod"),
+    (rf"{_POD}$", "pod"),
+    (rf"{_POD}/status$", "pod_status"),
     (rf"{_POD}/log$", "log"),
     (rf"{_POD}/exec$", "exec"),
+    (rf"{_POD}/attach$", "attach"),
+    (rf"{_POD}/ephemeralcontainers$", "ephemeralcontainers"),
     (rf"{_CORE}/(?P<plural>[a-z]+)$", "workloads"),
     (rf"{_CORE}/{_NS}/(?P<plural>[a-z]+)$", "workloads"),
     (rf"{_CORE}/{_NS}/(?P<plural>[a-z]+)/(?P<name>{_NAME})$", "workload"),
@@ -73,8 +82,12 @@ LINGER = 0.5
 LINGER_BYTES = 4 * 1024 * 1024
 
 
-def _bad_request(message: str) -> HTTPError:
-    return HTTPError(400, apistatus.status_body(400, message, "BadRequest"))
+_bad_request = bad_request
+#: The RBAC verb of each HTTP method on a named object.
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+#: The (route, method) pairs that write, and the handler method serving each.
+_WRITES = {("pods", "POST"): "_create_pod", ("pod", "DELETE"): "_delete_pod",
+           ("ephemeralcontainers", "PATCH"): "_patch_ephemeral"}
 
 
 _NOT_FOUND = apistatus.status_body(404, "the server could not find the requested resource",
@@ -88,7 +101,7 @@ def _found(document: dict[str, Any] | None) -> dict[str, Any]:
     return document
 
 
-class SandboxHandler(BaseHTTPRequestHandler):
+class SandboxHandler(StreamRoutes, BaseHTTPRequestHandler):
     """Serves one connection; keep-alive like a real API server, since kubectl reuses them."""
 
     protocol_version = "HTTP/1.1"
@@ -222,21 +235,61 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             pass
 
-    def _attributes(self, route: str, params: dict[str, str]) -> Attributes:
+    def _read_body(self) -> bytes:
+        """Read the request body (within :data:`BODY_TIMEOUT`), once per request.
+
+        Raises:
+            HTTPError: a chunked body (400; clients send a length for API objects).
+        """
+        if self._body_read:
+            return b""
+        left = self._body_left
+        if left is None:
+            self._discard_body()
+            raise _bad_request("the sandbox needs a Content-Length for request bodies")
+        self._body_read = True
+        if not left:
+            return b""
+        if self._expect_continue:
+            self._expect_continue = False
+            self.send_response_only(100)
+            self.end_headers()
+        self.connection.settimeout(BODY_TIMEOUT)
+        chunks = []
+        try:
+            while left > 0:
+                chunk = self.rfile.read(min(left, 64 * 1024))
+                if not chunk:
+                    self.close_connection = True
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+        finally:
+            self.connection.settimeout(None)
+        return b"".join(chunks)
+
+    def _attributes(self, route: str, params: dict[str, str], method: str,
+                    query: dict[str, list[str]]) -> Attributes:
         """Return what the request asks, as RBAC sees it."""
         namespace, name = params.get("namespace"), params.get("name")
-        if route in ("pods", "namespaces"):
-            return Attributes("list", route, namespace=namespace)
-        if route == "namespace":
-            return Attributes("get", "namespaces", name=name)
-        if route in ("pod", "log", "exec"):
-            sub = "" if route == "pod" else route
-            return Attributes("create" if route == "exec" else "get", "pods", sub,
+        watching = query.get("watch", [""])[0] in ("1", "true")
+        collection_verb = ("watch" if watching else "list") if method == "GET" else (
+            "create" if method == "POST" else "deletecollection" if method == "DELETE"
+            else _VERBS.get(method, method.lower()))
+        if route in ("pods", "namespaces", "nodes"):
+            return Attributes(collection_verb, route, namespace=namespace)
+        if route in ("namespace", "node"):
+            return Attributes(_VERBS.get(method, "get"), route + "s", name=name)
+        if route in ("pod", "pod_status", "log", "ephemeralcontainers"):
+            sub = {"pod": "", "pod_status": "status"}.get(route, route)
+            return Attributes(_VERBS.get(method, method.lower()), "pods", sub,
                               namespace=namespace, name=name)
+        if route in ("exec", "attach"):
+            return Attributes("create", "pods", route, namespace=namespace, name=name)
         plural = params["plural"]  # workloads, workload
-        return Attributes("list" if route == "workloads" else "get", plural,
-                          group=params.get("group", group_of(plural)), namespace=namespace,
-                          name=name)
+        return Attributes(collection_verb if route == "workloads" else _VERBS.get(method, "get"),
+                          plural, group=params.get("group", group_of(plural)),
+                          namespace=namespace, name=name)
 
     def _wants_table(self) -> bool:
         accept = self.headers.get("Accept", "")
@@ -297,17 +350,26 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 raise HTTPError(404, _NOT_FOUND)
             params = {k: v for k, v in match.groupdict().items() if v is not None}
             if name not in _PUBLIC_ROUTES:
-                policy.authorize(user, self._attributes(name, params))
-            if name == "exec":
-                self._exec(method, params["namespace"], params["name"], query)
+                policy.authorize(user, self._attributes(name, params, method, query))
+            if name == "ephemeralcontainers" and not self.sandbox.has_ephemeral_containers:
+                raise HTTPError(404, _NOT_FOUND)  # a cluster older than 1.23: no such route
+            if name in ("exec", "attach"):
+                getattr(self, f"_{name}")(method, params["namespace"], params["name"], query)
+                return
+            writer = _WRITES.get((name, method))
+            if writer is not None:
+                getattr(self, writer)(params, query)
                 return
             self._discard_body()
             if method != "GET":
                 self._method_not_allowed()
                 return
             if query.get("watch", [""])[0] in ("1", "true"):
-                raise HTTPError(405, apistatus.status_body(
-                    405, "watch is not supported by the sandbox", "MethodNotAllowed"))
+                if name != "pods":
+                    raise HTTPError(405, apistatus.status_body(
+                        405, "the sandbox only supports watching pods", "MethodNotAllowed"))
+                self._watch_pods(params, query)
+                return
             getattr(self, f"_get_{name}")(params, query)
         except HTTPError as err:
             self._discard_body()
@@ -316,7 +378,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     # ---- read-only resources --------------------------------------------
 
     def _get_version(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
-        self._json(discovery.version())
+        self._json(discovery.version(self.sandbox.kubernetes_version))
 
     def _get_api(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         host, port = self.server.server_address[:2]
@@ -326,7 +388,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._json(discovery.api_group_list())
 
     def _get_core_v1(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
-        self._json(discovery.core_v1_resources())
+        self._json(discovery.core_v1_resources(self.sandbox.has_ephemeral_containers))
 
     def _get_api_group(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         self._json(_found(discovery.api_group(params["group"])))
@@ -360,7 +422,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _include_object(self, query: dict[str, list[str]]) -> str:
         return query.get("includeObject", ["Metadata"])[0] or "Metadata"
 
-    def _get_pods(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+    def _store(self) -> PodStore:
+        store = self.sandbox.pods
+        if store is None:
+            raise RuntimeError("the Sandbox is not started")
+        return store
+
+    def _kubelet(self) -> Kubelet:
+        kubelet = self.sandbox.kubelet
+        if kubelet is None:
+            raise RuntimeError("the Sandbox is not started")
+        return kubelet
+
+    def _pod_filter(self, query: dict[str, list[str]]) -> Any:
+        """Return a predicate on ``v1`` Pod objects for the request's selectors."""
         try:
             labels = parse_label_selector(query.get("labelSelector", [""])[0])
             field_selector = query.get("fieldSelector", [""])[0]
@@ -371,13 +446,38 @@ class SandboxHandler(BaseHTTPRequestHandler):
             key = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
             if key not in _POD_FIELDS:
                 raise _bad_request(f'field label not supported: {key}')
-        pods = [p for p in self.sandbox.pods.list(params.get("namespace"))
-                if labels(p.spec.labels) and fields(_pod_fields(p))]
-        version = self.sandbox.pods.resource_version
+        return lambda obj: (labels(obj["metadata"].get("labels") or {})
+                            and fields(watch.pod_fields(obj)))
+
+    def _get_pods(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        matches = self._pod_filter(query)
+        store = self._store()
+        version = store.resource_version
+        pods = [p for p in store.list(params.get("namespace")) if matches(p.to_json())]
         if self._wants_table():
             self._json(pod_table(pods, version, self._include_object(query)))
         else:
             self._json(pod_list(pods, version))
+
+    def _watch_pods(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        matches = self._pod_filter(query)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def write(data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        try:
+            watch.run_watch(self._store(), write, self.connection,
+                            namespace=params.get("namespace"), matches=matches, query=query,
+                            stopping=lambda: self.sandbox.stopping)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+        self.close_connection = True  # the client may have left mid-stream
 
     def _pod(self, namespace: str, name: str) -> Pod:
         pod = self.sandbox.pods.get(namespace, name)
@@ -392,10 +492,56 @@ class SandboxHandler(BaseHTTPRequestHandler):
         else:
             self._json(pod.to_json())
 
+    def _get_pod_status(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        self._get_pod(params, query)
+
+    def _get_ephemeralcontainers(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        self._json(self._pod(params["namespace"], params["name"]).to_json())
+
     def _get_log(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         pod = self._pod(params["namespace"], params["name"])
-        self._container(pod, query)
-        self._send(200, b"", "text/plain")
+        container = self._container(pod, query)
+        self._send(200, self._kubelet().logs(pod, container.name), "text/plain")
+
+    def _get_nodes(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        try:
+            labels = parse_label_selector(query.get("labelSelector", [""])[0])
+        except SelectorError as exc:
+            raise _bad_request(str(exc)) from None
+        items = [n for n in self.sandbox.node_objects() if labels(n["metadata"]["labels"])]
+        if self._wants_table():
+            self._json(nodes.node_table(items, self._include_object(query), _age))
+        else:
+            self._json({"kind": "NodeList", "apiVersion": "v1",
+                        "metadata": {"resourceVersion": "1"}, "items": items})
+
+    def _get_node(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        found = [n for n in self.sandbox.node_objects() if n["metadata"]["name"] == params["name"]]
+        if not found:
+            raise HTTPError(404, apistatus.not_found("nodes", params["name"]))
+        if self._wants_table():
+            self._json(nodes.node_table(found, self._include_object(query), _age))
+        else:
+            self._json(found[0])
+
+    # ---- writes ---------------------------------------------------------------
+
+    def _create_pod(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        body = self._read_body()
+        self._json(podwrites.create_pod(self._store(), params["namespace"], body,
+                                        self.headers.get("Content-Type", "")), 201)
+
+    def _delete_pod(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        body = self._read_body()
+        self._json(podwrites.delete_pod(self._store(), self._kubelet(),
+                                        params["namespace"], params["name"], body,
+                                        self.headers.get("Content-Type", "")))
+
+    def _patch_ephemeral(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        body = self._read_body()
+        pod = self._pod(params["namespace"], params["name"])
+        self._json(podwrites.patch_ephemeral_containers(
+            self._store(), pod, body, self.headers.get("Content-Type", "")))
 
     def _get_namespaces(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         store = self.sandbox.pods
@@ -416,88 +562,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         else:
             self._json(store.namespace_json(name))
 
-    # ---- exec -------------------------------------------------------------
 
-    def _container(self, pod: Pod, query: dict[str, list[str]]) -> str:
-        container = query.get("container", [""])[0] or pod.spec.containers[0]
-        if container not in pod.spec.containers:
-            raise _bad_request(f"container {container} is not valid for pod {pod.spec.name}")
-        return container
-
-    def _exec(self, method: str, namespace: str, name: str,
-              query: dict[str, list[str]]) -> None:
-        self._discard_body()
-        pod = self._pod(namespace, name)
-        container = self._container(pod, query)
-        if pod.phase in ("Succeeded", "Failed"):
-            raise _bad_request("cannot exec into a container in a completed pod; "
-                               f"current phase is {pod.phase}")
-        if pod.phase != "Running":
-            raise HTTPError(500, apistatus.status_body(
-                500, f'unable to upgrade connection: container not found ("{container}")',
-                "InternalError"))
-        command = tuple(query.get("command", []))
-        if not command:
-            raise _bad_request("you must specify at least 1 command")
-
-        def flag(key: str) -> bool:
-            return query.get(key, ["false"])[0].lower() in ("1", "true")
-
-        streams = {k: flag(k) for k in ("stdin", "stdout", "stderr", "tty")}
-        if not (streams["stdin"] or streams["stdout"] or streams["stderr"]):
-            raise _bad_request("you must specify at least 1 of stdin, stdout, stderr")
-        if streams["tty"]:
-            streams["stderr"] = False  # a terminal merges stderr into stdout
-        upgrade = self.headers.get("Upgrade", "").lower()
-        if method != "GET" or upgrade != "websocket":
-            self.close_connection = True
-            raise _bad_request(
-                "the jupyter-k8stty sandbox only supports exec over websockets "
-                f"({protocol.V5_PROTOCOL} or {protocol.V4_PROTOCOL}); "
-                f"got a {method} request{' to upgrade to ' + upgrade if upgrade else ''}")
-        key = self.headers.get("Sec-WebSocket-Key")
-        if not key or self.headers.get("Sec-WebSocket-Version", "").strip() != "13":
-            self.close_connection = True
-            raise _bad_request("websocket upgrade needs Sec-WebSocket-Key and "
-                               "Sec-WebSocket-Version: 13")
-        offered = ", ".join(self.headers.get_all("Sec-WebSocket-Protocol") or [])
-        chosen = select_subprotocol(offered, self.server.sandbox.protocols)
-        if chosen is None:
-            self.close_connection = True
-            asked = [p.strip() for p in offered.split(",") if p.strip()]
-            raise HTTPError(403, apistatus.status_body(
-                403, f"requested protocol(s) are not supported: {asked}; "
-                f"supports {list(self.server.sandbox.protocols)}", "Forbidden"))
-        request = ExecRequest(namespace=namespace, pod=name, container=container,
-                              command=command, workdir=pod.workdirs[container], **streams)
-        self.close_connection = True
-        fault = self.sandbox.faults.take()
-        if fault is not None and fault.delay > 0:  # fault injection: a slow answer
-            deadline = time.monotonic() + fault.delay
-            while time.monotonic() < deadline and not self.sandbox.stopping:
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-            fault.triggered.set()
-        self.send_response(101, "Switching Protocols")
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept_key(key))
-        self.send_header("Sec-WebSocket-Protocol", chosen)
-        self.end_headers()
-        stream = ExecStream(WebSocket(self.connection, self.rfile), request, chosen, fault)
-        if not self.sandbox.register_stream(stream):
-            stream.kill()
-            return
-        try:
-            stream.run()
-        finally:
-            self.sandbox.unregister_stream(stream)
-
-
-def _pod_fields(pod: Pod) -> dict[str, str]:
-    return {
-        "metadata.name": pod.spec.name,
-        "metadata.namespace": pod.spec.namespace,
-        "status.phase": pod.phase,
-        "spec.nodeName": "sandbox-node",
-        "spec.restartPolicy": "Always",
-    }
+def _age(created: str) -> str:
+    when = datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+    return human_duration((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds())

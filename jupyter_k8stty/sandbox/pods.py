@@ -1,7 +1,20 @@
-"""The sandbox's pods: their spec, runtime state, and JSON as the real API server renders it."""
+"""The sandbox's pods: their spec, their runtime state and the store that holds them.
+
+A pod is either *declared* (a :class:`PodSpec`: the default pods, ``--pods``, workloads)
+or *created* through the API (``POST .../pods``, e.g. by ``kubectl debug node/NAME``).
+Every container has a working directory on this machine, its "filesystem"; a container
+may have a main process (``PodSpec(commands=...)``, every created container, every
+ephemeral container), which :mod:`.kubelet` runs and ``attach`` connects to. The JSON
+the API returns is rendered by :mod:`.podjson`.
+
+The store records every change with a resource version, so list-then-watch clients
+(``kubectl debug`` waiting for its container, ``kubectl delete`` waiting for the pod to
+go) see each step.
+"""
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import json
 import re
@@ -9,20 +22,31 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_k8stty.sandbox.containers import Container, ContainerState, now, timestamp
 from jupyter_k8stty.sandbox.lifetime import temp_prefix
-from jupyter_k8stty.sandbox.resources import kind_named
+from jupyter_k8stty.sandbox.nodes import DEFAULT_NODE
+from jupyter_k8stty.sandbox.podjson import IMAGE, IMAGE_ID, human_duration, pod_json, pod_list, pod_table
+
+__all__ = ["DEFAULT_CONTAINER_ANNOTATION", "IMAGE", "IMAGE_ID", "INLINE_HELP", "PHASES", "Pod",
+           "PodSpec", "PodStore", "WatchEvent", "default_pods", "human_duration", "load_pods",
+           "parse_inline_pods", "pod_list", "pod_table"]
 
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
-IMAGE = "registry.k8s.io/jupyter-k8stty/sandbox:latest"
-IMAGE_ID = "sha256:" + "5a" * 32
-NODE_NAME = "sandbox-node"
+NODE_NAME = DEFAULT_NODE
 HOST_IP = "10.0.0.1"
+#: Changes kept for watches; a watch from an older resource version gets 410 Gone.
+EVENT_LIMIT = 2000
+#: Pod Security Admission levels a namespace can enforce.
+SECURITY_LEVELS = ("privileged", "baseline", "restricted")
+_PODSPEC_FIELDS = ("name", "namespace", "containers", "labels", "annotations", "phase", "owner",
+                   "age", "restarts", "images", "commands", "stdin", "tty", "node")
 
 
 @dataclass
@@ -40,6 +64,15 @@ class PodSpec:
             rendered as an ``ownerReference``.
         age: seconds since the pod was created (and became ready, when Running).
         restarts: the containers' restart count.
+        images: container name to image (default: the sandbox image). An image whose name
+            contains ``distroless`` has no shell: exec of ``sh`` fails as on a real node.
+        commands: container name to its main process, e.g. ``{"main": ("python3", "-i")}``;
+            it runs while the pod is Running and is what ``attach`` connects to. A
+            container without one is idle (attach shows nothing, as with ``sleep``).
+        stdin: containers with ``stdin: true``: attached clients may type to the main
+            process (otherwise attach is read-only).
+        tty: containers with ``tty: true``: the main process runs in a terminal.
+        node: the node the pod is bound to (``spec.nodeName``).
     """
 
     name: str
@@ -51,6 +84,11 @@ class PodSpec:
     owner: str | None = None
     age: float = 0.0
     restarts: int = 0
+    images: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stdin: tuple[str, ...] = ()
+    tty: tuple[str, ...] = ()
+    node: str = DEFAULT_NODE
 
     def __post_init__(self) -> None:
         if isinstance(self.containers, str):
@@ -60,15 +98,35 @@ class PodSpec:
             raise ValueError(f"pod {self.name!r} needs at least one container")
         if self.phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {self.phase!r}")
+        self.stdin = (self.stdin,) if isinstance(self.stdin, str) else tuple(self.stdin)
+        self.tty = (self.tty,) if isinstance(self.tty, str) else tuple(self.tty)
+        self.commands = {c: (cmd,) if isinstance(cmd, str) else tuple(cmd)
+                         for c, cmd in self.commands.items()}
+        for what, names in (("images", self.images), ("commands", self.commands),
+                            ("stdin", self.stdin), ("tty", self.tty)):
+            unknown = sorted(set(names) - set(self.containers))
+            if unknown:
+                raise ValueError(f"pod {self.name!r}: {what} names unknown container(s) {unknown}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PodSpec:
         """Build a spec from a JSON object with the dataclass's field names."""
-        unknown = set(data) - {"name", "namespace", "containers", "labels", "annotations",
-                               "phase", "owner", "age", "restarts"}
+        unknown = set(data) - set(_PODSPEC_FIELDS)
         if unknown:
             raise ValueError(f"unknown pod field(s) {sorted(unknown)} in {data!r}")
         return cls(**data)
+
+    def container_spec(self, name: str) -> dict[str, Any]:
+        """Return the ``spec.containers`` entry of container ``name`` (before defaulting)."""
+        spec: dict[str, Any] = {"name": name, "image": self.images.get(name, IMAGE),
+                                "imagePullPolicy": "IfNotPresent"}
+        if name in self.commands:
+            spec["command"] = list(self.commands[name])
+        if name in self.stdin:
+            spec["stdin"] = True
+        if name in self.tty:
+            spec["tty"] = True
+        return spec
 
 
 def default_pods() -> list[PodSpec]:
@@ -83,15 +141,18 @@ def default_pods() -> list[PodSpec]:
 
 
 _RANGE_RE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+_CONTAINER = r"[a-z0-9-]+(?:=[^+@,\s]+)?"
 _INLINE_RE = re.compile(
     r"^(?:(?P<ns>[a-z0-9-]+)/)?(?P<name>[a-z0-9.-]+)"
-    r"(?::(?P<containers>[a-z0-9-]+(?:\+[a-z0-9-]+)*))?(?:@(?P<phase>[A-Za-z]+))?$"
+    rf"(?::(?P<containers>{_CONTAINER}(?:\+{_CONTAINER})*))?(?:@(?P<phase>[A-Za-z]+))?$"
 )
 
 INLINE_HELP = """\
-Inline pods: comma-separated entries [NAMESPACE/]NAME[:CONTAINER+CONTAINER...][@PHASE];
+Inline pods: comma-separated entries [NAMESPACE/]NAME[:CONTAINER[=IMAGE]+CONTAINER...][@PHASE];
 NAME may hold one {A..B} range. Each pod gets the label app=NAME without a trailing
--NUMBER. Example: 'demo:main+sidecar,worker-{0..19},team-a/analytics,done@Succeeded'."""
+-NUMBER. An IMAGE naming 'distroless' has no shell (exec of sh fails as on a real node).
+Example: 'demo:main+sidecar,worker-{0..19},team-a/analytics,done@Succeeded,
+model:server=gcr.io/distroless/python3'."""
 
 
 def parse_inline_pods(text: str) -> list[PodSpec]:
@@ -111,15 +172,17 @@ def parse_inline_pods(text: str) -> list[PodSpec]:
             parsed = _INLINE_RE.match(item)
             if not parsed:
                 raise ValueError(f"bad pod entry {item!r}: expected "
-                                 "[NAMESPACE/]NAME[:CONTAINER+CONTAINER][@PHASE]")
+                                 "[NAMESPACE/]NAME[:CONTAINER[=IMAGE]+CONTAINER][@PHASE]")
             name = parsed.group("name")
-            containers = tuple((parsed.group("containers") or "main").split("+"))
+            entries = [c.partition("=") for c in (parsed.group("containers") or "main").split("+")]
+            containers = tuple(c for c, _, _ in entries)
+            images = {c: image for c, _, image in entries if image}
             annotations = ({DEFAULT_CONTAINER_ANNOTATION: containers[0]}
                            if len(containers) > 1 else {})
             specs.append(PodSpec(
                 name=name, namespace=parsed.group("ns") or "default", containers=containers,
                 labels={"app": re.sub(r"-\d+$", "", name)}, annotations=annotations,
-                phase=(parsed.group("phase") or "Running").capitalize(),
+                phase=(parsed.group("phase") or "Running").capitalize(), images=images,
             ))
     return specs
 
@@ -135,224 +198,155 @@ def load_pods(spec: str) -> list[PodSpec]:
     return parse_inline_pods(spec)
 
 
-def _timestamp(when: datetime.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def human_duration(seconds: float) -> str:
-    """Format an age the way ``kubectl`` and the API server's Table do (``5m3s``, ``2d``)."""
-    s = int(seconds)
-    if s < -1:
-        return "<invalid>"
-    if s < 0:
-        return "0s"
-    if s < 120:
-        return f"{s}s"
-    minutes = s // 60
-    if minutes < 10:
-        return f"{minutes}m{s % 60}s" if s % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 192:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    return f"{hours // 24 // 365}y"
-
-
 class Pod:
-    """A pod's spec plus the runtime state the API reports (uid, IP, times, version)."""
+    """A pod's spec plus the runtime state the API reports (uid, IP, containers, version).
 
-    def __init__(self, spec: PodSpec, ip: str, resource_version: int, workdir_root: Path):
+    Attributes:
+        manifest: the ``spec`` a created pod was created with (API defaults not applied);
+            ``None`` for declared pods.
+        containers: regular containers by name, in spec order.
+        ephemeral: ephemeral containers by name, in the order they were added.
+        deletion: when deletion was asked (the pod is Terminating), else ``None``.
+        security_level: the Pod Security level its namespace enforces, if any.
+    """
+
+    def __init__(self, spec: PodSpec, ip: str, resource_version: int, workdir_root: Path,
+                 manifest: dict[str, Any] | None = None, host_ip: str = HOST_IP):
         self.spec = spec
         self.uid = str(uuid.uuid4())
         self.ip = ip
-        self.created = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-                        - datetime.timedelta(seconds=int(spec.age)))
+        self.host_ip = host_ip
+        self.created = now() - datetime.timedelta(seconds=int(spec.age))
         self.resource_version = resource_version
-        self.workdirs: dict[str, Path] = {}
-        for container in spec.containers:
-            path = workdir_root / spec.namespace / spec.name / container
-            path.mkdir(parents=True, exist_ok=True)
-            self.workdirs[container] = path
+        self.manifest = manifest
+        self.deletion: datetime.datetime | None = None
+        self.grace = 30
+        self.security_level: str | None = None
+        self._root = workdir_root / spec.namespace / spec.name
+        self.containers: dict[str, Container] = {}
+        self.ephemeral: dict[str, Container] = {}
+        if manifest is None:
+            for name in spec.containers:
+                self.containers[name] = Container(spec.container_spec(name), self._root / name)
+        else:
+            for item in manifest["containers"]:
+                self.containers[item["name"]] = self._new_container(item)
+
+    def _new_container(self, spec: dict[str, Any], ephemeral: bool = False) -> Container:
+        container = Container(spec, self._root / spec["name"], ephemeral=ephemeral,
+                              state=ContainerState("waiting", "ContainerCreating"))
+        self._mount_host_paths(container)
+        return container
+
+    def _mount_host_paths(self, container: Container) -> None:
+        """Show hostPath volumes inside the container's working directory.
+
+        The sandbox cannot mount anything, and the node's root *is* this machine's
+        ``/``: a mount of hostPath ``/`` at ``/host`` (``kubectl debug node/NAME``) becomes
+        a symlink ``host`` -> ``/`` in the working directory, where the shell starts.
+        """
+        volumes = {v.get("name"): v for v in (self.manifest or {}).get("volumes") or []
+                   if isinstance(v, dict)}
+        for mount in container.spec.get("volumeMounts") or []:
+            source = (volumes.get(mount.get("name")) or {}).get("hostPath") or {}
+            target = str(mount.get("mountPath") or "").strip("/")
+            if not isinstance(source, dict) or not source.get("path") or not target:
+                continue
+            link = container.workdir / target
+            if not link.exists() and not link.is_symlink() and ".." not in target.split("/"):
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(str(source["path"]))
+
+    def add_ephemeral(self, spec: dict[str, Any]) -> Container:
+        """Add an ephemeral container (validated by the caller); it starts out waiting."""
+        container = self._new_container(spec, ephemeral=True)
+        self.ephemeral[container.name] = container
+        return container
 
     @property
     def phase(self) -> str:
         """The pod's current phase."""
         return self.spec.phase
 
-    def _container_status(self, name: str) -> dict[str, Any]:
-        started = _timestamp(self.created)
-        phase = self.phase
-        if phase == "Running":
-            state: dict[str, Any] = {"running": {"startedAt": started}}
-        elif phase in ("Succeeded", "Failed"):
-            ok = phase == "Succeeded"
-            state = {"terminated": {"exitCode": 0 if ok else 1,
-                                    "reason": "Completed" if ok else "Error",
-                                    "startedAt": started, "finishedAt": started,
-                                    "containerID": f"containerd://{self.uid}-{name}"}}
-        else:
-            state = {"waiting": {"reason": "ContainerCreating"}}
-        status = {
-            "name": name,
-            "state": state,
-            "lastState": {},
-            "ready": phase == "Running",
-            "restartCount": self.spec.restarts,
-            "image": IMAGE,
-            "imageID": IMAGE_ID,
-            "started": phase == "Running",
-        }
-        if phase != "Pending":
-            status["containerID"] = f"containerd://{self.uid.replace('-', '')}{name}"
-        return status
+    @property
+    def node(self) -> str:
+        """The node the pod is bound to (``""``: not scheduled)."""
+        return self.spec.node
+
+    @property
+    def restart_policy(self) -> str:
+        """``spec.restartPolicy``."""
+        if self.manifest is not None:
+            return str(self.manifest.get("restartPolicy") or "Always")
+        return "Always" if self.phase != "Succeeded" else "Never"
+
+    @property
+    def workdirs(self) -> dict[str, Path]:
+        """Every container's working directory, ephemeral containers included."""
+        return {name: c.workdir for name, c in (*self.containers.items(), *self.ephemeral.items())}
+
+    def environment(self, container: Container) -> tuple[tuple[str, str], ...]:
+        """Return the environment ``container``'s processes get beyond the sandbox's defaults.
+
+        Its spec's ``env`` (plain values), and the node's name as ``HOSTNAME`` when the
+        pod uses the host's network, as on a node.
+        """
+        env = [(str(e["name"]), str(e.get("value", ""))) for e in container.spec.get("env") or []
+               if isinstance(e, dict) and e.get("name")]
+        if (self.manifest or {}).get("hostNetwork"):
+            env.insert(0, ("HOSTNAME", self.node))
+        return tuple(env)
+
+    def container(self, name: str) -> Container | None:
+        """Return the regular or ephemeral container called ``name``."""
+        return self.containers.get(name) or self.ephemeral.get(name)
 
     def to_json(self) -> dict[str, Any]:
         """Return the pod as the ``v1`` ``Pod`` object."""
-        spec = self.spec
-        created = _timestamp(self.created)
-        running = self.phase == "Running"
-        ready = "True" if running else "False"
-        scheduled = [("PodScheduled", "True")]
-        conditions = [("PodReadyToStartContainers", "True" if self.phase != "Pending" else "False"),
-                      ("Initialized", "True"), ("Ready", ready), ("ContainersReady", ready),
-                      *scheduled]
-        metadata: dict[str, Any] = {
-            "name": spec.name,
-            "namespace": spec.namespace,
-            "uid": self.uid,
-            "resourceVersion": str(self.resource_version),
-            "creationTimestamp": created,
-        }
-        if spec.labels:
-            metadata["labels"] = dict(spec.labels)
-        if spec.annotations:
-            metadata["annotations"] = dict(spec.annotations)
-        if spec.owner:
-            kind, _, owner_name = spec.owner.partition("/")
-            owner_kind = kind_named(kind)
-            metadata["ownerReferences"] = [{
-                "apiVersion": owner_kind.group_version if owner_kind else "apps/v1",
-                "kind": kind, "name": owner_name,
-                "uid": str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                      f"k8stty-sandbox:{spec.namespace}/{kind}/{owner_name}")),
-                "controller": True, "blockOwnerDeletion": True,
-            }]
-        status: dict[str, Any] = {
-            "phase": self.phase,
-            "conditions": [{"type": t, "status": s, "lastProbeTime": None,
-                            "lastTransitionTime": created} for t, s in conditions],
-            "hostIP": HOST_IP,
-            "hostIPs": [{"ip": HOST_IP}],
-            "startTime": created,
-            "containerStatuses": [self._container_status(c) for c in spec.containers],
-            "qosClass": "BestEffort",
-        }
-        if self.phase != "Pending":
-            status["podIP"] = self.ip
-            status["podIPs"] = [{"ip": self.ip}]
-        return {
-            "kind": "Pod",
-            "apiVersion": "v1",
-            "metadata": metadata,
-            "spec": {
-                "containers": [{
-                    "name": c, "image": IMAGE, "resources": {},
-                    "terminationMessagePath": "/dev/termination-log",
-                    "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
-                } for c in spec.containers],
-                "restartPolicy": "Always" if self.phase != "Succeeded" else "Never",
-                "terminationGracePeriodSeconds": 30,
-                "dnsPolicy": "ClusterFirst",
-                "serviceAccountName": "default",
-                "serviceAccount": "default",
-                "nodeName": NODE_NAME,
-                "securityContext": {},
-                "schedulerName": "default-scheduler",
-                "enableServiceLinks": True,
-                "preemptionPolicy": "PreemptLowerPriority",
-            },
-            "status": status,
-        }
+        return pod_json(self)
 
     def table_row(self, include_object: str) -> dict[str, Any]:
         """Return this pod's row of a ``meta.k8s.io/v1`` Table (``kubectl get pods``)."""
-        phase = self.phase
-        ready = sum(1 for _ in self.spec.containers) if phase == "Running" else 0
-        status = {"Succeeded": "Completed", "Failed": "Error",
-                  "Pending": "ContainerCreating"}.get(phase, phase)
-        age = human_duration(
-            (datetime.datetime.now(datetime.timezone.utc) - self.created).total_seconds())
-        row: dict[str, Any] = {"cells": [
-            self.spec.name, f"{ready}/{len(self.spec.containers)}", status, str(self.spec.restarts), age,
-            self.ip if phase != "Pending" else "<none>", NODE_NAME, "<none>", "<none>",
-        ]}
-        if include_object == "Object":
-            row["object"] = self.to_json()
-        elif include_object != "None":
-            full = self.to_json()
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": full["metadata"]}
-        return row
+        from jupyter_k8stty.sandbox.podjson import table_row
+
+        return table_row(self, include_object)
 
 
-_POD_COLUMNS = [
-    ("Name", "string", "name", "Name must be unique within a namespace.", 0),
-    ("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.",
-     0),
-    ("Status", "string", "", "The aggregate status of the containers in this pod.", 0),
-    ("Restarts", "string", "", "The number of times the containers in this pod have been "
-     "restarted and when the last container in this pod has restarted.", 0),
-    ("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when "
-     "this object was created.", 0),
-    ("IP", "string", "", "The IP address assigned to the pod", 1),
-    ("Node", "string", "", "The name of the node where the pod is scheduled", 1),
-    ("Nominated Node", "string", "", "The name of the node where the pod is nominated", 1),
-    ("Readiness Gates", "string", "", "The readiness gates of the pod", 1),
-]
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change of the store: ``ADDED``, ``MODIFIED`` or ``DELETED``, and the pod after it."""
 
-
-def pod_table(pods: Iterable[Pod], resource_version: int, include_object: str) -> dict[str, Any]:
-    """Return the ``meta.k8s.io/v1`` Table the server sends for ``Accept: ...;as=Table``."""
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": str(resource_version)},
-        "columnDefinitions": [
-            {"name": n, "type": t, "format": f, "description": d, "priority": p}
-            for n, t, f, d, p in _POD_COLUMNS
-        ],
-        "rows": [p.table_row(include_object) for p in pods],
-    }
-
-
-def pod_list(pods: Iterable[Pod], resource_version: int) -> dict[str, Any]:
-    """Return the ``v1`` ``PodList`` object."""
-    return {"kind": "PodList", "apiVersion": "v1",
-            "metadata": {"resourceVersion": str(resource_version)},
-            "items": [p.to_json() for p in pods]}
+    version: int
+    type: str
+    namespace: str
+    object: dict[str, Any]
 
 
 class PodStore:
     """The set of pods, safe to read and change from many threads.
 
-    Each container gets a working directory under one temporary root; the
-    root is removed by :meth:`cleanup`.
+    Each container gets a working directory under one temporary root; the root is
+    removed by :meth:`cleanup`. Every change gets a new resource version and is kept
+    (the last :data:`EVENT_LIMIT`) for watches; ``listener(type, pod)`` hears of each
+    change after it is made (the kubelet, which runs the containers).
     """
 
-    def __init__(self, specs: Iterable[PodSpec]):
-        self._lock = threading.Lock()
+    def __init__(self, specs: Iterable[PodSpec], pod_security: dict[str, str] | None = None,
+                 node_ips: dict[str, str] | None = None):
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._pods: dict[tuple[str, str], Pod] = {}
         self._version = 1000
         self._next_ip = 10
-        self.created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        self._events: deque[WatchEvent] = deque(maxlen=EVENT_LIMIT)
+        self.created = now()
         self.root = Path(tempfile.mkdtemp(prefix=temp_prefix("pods")))
+        #: Namespace to the Pod Security level it enforces (``restricted``, ``baseline``).
+        self.pod_security: dict[str, str] = {}
+        self.node_ips = dict(node_ips or {})
+        self.listener: Callable[[str, Pod], None] | None = None
+        for namespace, level in (pod_security or {}).items():
+            self.set_pod_security(namespace, level)
         for spec in specs:
             self.add(spec)
 
@@ -362,15 +356,46 @@ class PodStore:
         with self._lock:
             return self._version
 
-    def add(self, spec: PodSpec) -> Pod:
-        """Add (or replace) a pod and return its runtime object."""
+    # ---- changes ----------------------------------------------------------------
+
+    def _record(self, kind: str, pod: Pod) -> None:
+        """Give ``pod`` a new resource version and keep the change (lock held)."""
+        self._version += 1
+        pod.resource_version = self._version
+        self._events.append(WatchEvent(self._version, kind, pod.spec.namespace, pod.to_json()))
+        self._changed.notify_all()
+
+    def _tell(self, kind: str, pod: Pod) -> None:
+        listener = self.listener
+        if listener is not None:
+            listener(kind, pod)
+
+    def _new_ip(self) -> str:
+        ip = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
+        self._next_ip += 1
+        return ip
+
+    def add(self, spec: PodSpec, manifest: dict[str, Any] | None = None) -> Pod:
+        """Add (or replace) a pod and return its runtime object.
+
+        ``manifest`` is the ``spec`` of a pod created through the API (see :class:`Pod`).
+        """
         with self._lock:
-            self._version += 1
-            ip = f"10.244.{self._next_ip // 250}.{self._next_ip % 250 + 2}"
-            self._next_ip += 1
-            pod = Pod(spec, ip, self._version, self.root)
-            self._pods[(spec.namespace, spec.name)] = pod
-            return pod
+            key = (spec.namespace, spec.name)
+            old = self._pods.get(key)
+            host_network = bool((manifest or {}).get("hostNetwork"))
+            host_ip = self.node_ips.get(spec.node, HOST_IP)
+            pod = Pod(spec, host_ip if host_network else self._new_ip(), self._version,
+                      self.root, manifest, host_ip)
+            pod.security_level = self.pod_security.get(spec.namespace)
+            self._pods[key] = pod
+            if old is not None:
+                self._record("DELETED", old)
+            self._record("ADDED", pod)
+        if old is not None:
+            self._tell("DELETED", old)
+        self._tell("ADDED", pod)
+        return pod
 
     def set_phase(self, namespace: str, name: str, phase: str) -> None:
         """Change a pod's phase.
@@ -383,9 +408,54 @@ class PodStore:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
         with self._lock:
             pod = self._pods[(namespace, name)]
-            self._version += 1
             pod.spec.phase = phase
-            pod.resource_version = self._version
+            self._record("MODIFIED", pod)
+        self._tell("MODIFIED", pod)
+
+    def change(self, pod: Pod, update: Callable[[Pod], Any], *, tell: bool = True) -> Any:
+        """Run ``update(pod)`` under the store's lock and record the change; return its result.
+
+        Nothing is recorded when ``pod`` is no longer in the store (it was deleted) or when
+        ``update`` raises. ``tell=False`` keeps the listener out (the kubelet's own updates).
+        """
+        with self._lock:
+            if self._pods.get((pod.spec.namespace, pod.spec.name)) is not pod:
+                return None
+            result = update(pod)
+            self._record("MODIFIED", pod)
+        if tell:
+            self._tell("MODIFIED", pod)
+        return result
+
+    def remove(self, pod: Pod) -> bool:
+        """Remove ``pod`` for good (its containers are gone); ``False`` if it was not there."""
+        with self._lock:
+            key = (pod.spec.namespace, pod.spec.name)
+            if self._pods.get(key) is not pod:
+                return False
+            del self._pods[key]
+            self._record("DELETED", pod)
+        self._tell("DELETED", pod)
+        return True
+
+    def set_pod_security(self, namespace: str, level: str | None) -> None:
+        """Make ``namespace`` enforce Pod Security ``level`` (``None``: no policy).
+
+        Raises:
+            ValueError: ``level`` is not ``privileged``, ``baseline`` or ``restricted``.
+        """
+        if level is not None and level not in SECURITY_LEVELS:
+            raise ValueError(f"pod security level must be one of {SECURITY_LEVELS}, got {level!r}")
+        with self._lock:
+            if level is None:
+                self.pod_security.pop(namespace, None)
+            else:
+                self.pod_security[namespace] = level
+            for (ns, _), pod in self._pods.items():
+                if ns == namespace:
+                    pod.security_level = level
+
+    # ---- reading ----------------------------------------------------------------
 
     def get(self, namespace: str, name: str) -> Pod | None:
         """Return the pod, or ``None`` when it does not exist."""
@@ -398,19 +468,44 @@ class PodStore:
             pods = [p for (ns, _), p in self._pods.items() if namespace in (None, ns)]
         return sorted(pods, key=lambda p: (p.spec.namespace, p.spec.name))
 
-    def namespaces(self) -> list[str]:
-        """Return every namespace that exists: the standard ones and those holding pods."""
+    def snapshot(self, namespace: str | None = None) -> tuple[int, builtins.list[dict[str, Any]]]:
+        """Return the resource version and the pods of ``namespace`` as JSON, consistently."""
         with self._lock:
-            names = {ns for ns, _ in self._pods}
+            return self._version, [p.to_json() for p in self.list(namespace)]
+
+    def events_after(self, version: int) -> builtins.list[WatchEvent] | None:
+        """Return the changes newer than ``version``; ``None`` when they are no longer kept."""
+        with self._lock:
+            if version < self._version and (not self._events or self._events[0].version > version + 1):
+                return None
+            return [e for e in self._events if e.version > version]
+
+    def wait_for_change(self, version: int, timeout: float) -> bool:
+        """Wait until the resource version passes ``version``; ``False`` on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._version > version, timeout)
+
+    def namespaces(self) -> builtins.list[str]:
+        """Return every namespace that exists: the standard ones, those with pods or a policy."""
+        with self._lock:
+            names = {ns for ns, _ in self._pods} | set(self.pod_security)
         return sorted(names | {"default", "kube-system", "kube-public", "kube-node-lease"})
 
     def namespace_json(self, name: str) -> dict[str, Any]:
-        """Return the ``v1`` ``Namespace`` object called ``name``."""
+        """Return the ``v1`` ``Namespace`` object called ``name``.
+
+        A namespace with a Pod Security level carries the ``pod-security.kubernetes.io/enforce``
+        label, as on a real cluster.
+        """
+        labels = {"kubernetes.io/metadata.name": name}
+        level = self.pod_security.get(name)
+        if level is not None:
+            labels["pod-security.kubernetes.io/enforce"] = level
         return {
             "kind": "Namespace", "apiVersion": "v1",
             "metadata": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
-                         "resourceVersion": "1", "creationTimestamp": _timestamp(self.created),
-                         "labels": {"kubernetes.io/metadata.name": name}},
+                         "resourceVersion": "1", "creationTimestamp": timestamp(self.created),
+                         "labels": labels},
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},
         }

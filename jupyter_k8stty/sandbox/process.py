@@ -42,6 +42,11 @@ class ExecRequest:
     stdout: bool = True
     stderr: bool = True
     tty: bool = False
+    #: What the container's image holds: ``None`` for anything on this machine's ``PATH``;
+    #: a distroless container has only its entrypoint (see :mod:`.containers`).
+    executables: tuple[str, ...] | None = None
+    #: The container's ``env`` (name, value) pairs.
+    env: tuple[tuple[str, str], ...] = ()
 
     def environment(self) -> dict[str, str]:
         """Return the environment of the process, as a container would have it."""
@@ -55,12 +60,17 @@ class ExecRequest:
         }
         if self.tty:
             env["TERM"] = "xterm"
+        env.update(self.env)
         return env
 
 
-def missing_executable_error(command: tuple[str, ...], env: dict[str, str],
-                             cwd: Path) -> str | None:
-    """Return containerd's error message if ``command[0]`` cannot be executed, else ``None``."""
+def missing_executable_error(command: tuple[str, ...], env: dict[str, str], cwd: Path,
+                             executables: tuple[str, ...] | None = None) -> str | None:
+    """Return containerd's error message if ``command[0]`` cannot be executed, else ``None``.
+
+    ``executables`` limits what exists, as in a distroless image: only those names (or
+    paths) are found; ``None`` looks on this machine's ``PATH``.
+    """
     exec_id = secrets.token_hex(32)
     prefix = ("error executing command in container: failed to exec in container: "
               f'failed to start exec "{exec_id}": OCI runtime exec failed: exec failed: '
@@ -68,6 +78,11 @@ def missing_executable_error(command: tuple[str, ...], env: dict[str, str],
     name = command[0] if command else ""
     if not name:
         return prefix + 'exec: "": executable file not found in $PATH: unknown'
+    if executables is not None and name not in executables and not any(
+            "/" in e and os.path.basename(e) == name for e in executables):
+        if "/" in name:
+            return prefix + f'exec: "{name}": stat {name}: no such file or directory: unknown'
+        return prefix + f'exec: "{name}": executable file not found in $PATH: unknown'
     if "/" in name:
         path = cwd / name
         if not path.exists():
@@ -78,6 +93,7 @@ def missing_executable_error(command: tuple[str, ...], env: dict[str, str],
     if shutil.which(name, path=env["PATH"]) is None:
         return prefix + f'exec: "{name}": executable file not found in $PATH: unknown'
     return None
+
 
 @dataclass
 class Spawned:

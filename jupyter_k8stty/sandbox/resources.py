@@ -15,6 +15,7 @@ from jupyter_k8stty.exec.kinds import KINDS, POD, Kind
 
 __all__ = [
     "CORE_EXTRAS",
+    "POD_VERBS",
     "READ_VERBS",
     "WORKLOAD_KINDS",
     "ApiResource",
@@ -25,11 +26,14 @@ __all__ = [
     "served_kind",
 ]
 
-#: The sandbox is read-only: every kind it serves answers ``get`` and ``list``.
+#: Every kind the sandbox serves answers ``get`` and ``list``.
 READ_VERBS: tuple[str, ...] = ("get", "list")
+#: Pods can also be created, deleted and watched.
+POD_VERBS: tuple[str, ...] = ("create", "delete", "get", "list", "watch")
 
-#: Every kind except pods: the objects :mod:`.workloads` serves.
-WORKLOAD_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.pods_by != "self")
+#: Every kind except pods and nodes: the objects :mod:`.workloads` serves (nodes are
+#: served by :mod:`.nodes`).
+WORKLOAD_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.pods_by not in ("self", "node"))
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class ApiResource:
 #: Core (``v1``) resources the sandbox serves that are not target kinds.
 CORE_EXTRAS: tuple[ApiResource, ...] = (
     ApiResource("namespaces", "Namespace", READ_VERBS, "namespace", namespaced=False, short=("ns",)),
+    ApiResource("nodes", "Node", READ_VERBS, "node", namespaced=False, short=("no",)),
+    ApiResource("pods/attach", "PodAttachOptions", ("create", "get")),
+    ApiResource("pods/ephemeralcontainers", "Pod", ("get", "patch")),
     ApiResource("pods/exec", "PodExecOptions", ("create", "get")),
     ApiResource("pods/log", "Pod", ("get",)),
     ApiResource("pods/status", "Pod", ("get",)),
@@ -95,9 +102,9 @@ def api_groups() -> dict[str, list[str]]:
 
 def api_resources(group: str, version: str) -> list[ApiResource]:
     """Return the resources of ``GROUP/VERSION``, sorted by name as the API server sorts them."""
-    resources = [ApiResource(k.plural, k.kind, READ_VERBS, k.singular, short=k.short,
-                             categories=("all",))
-                 for k in KINDS if (k.group, k.version) == (group, version)]
+    resources = [ApiResource(k.plural, k.kind, POD_VERBS if k is POD else READ_VERBS, k.singular,
+                             short=k.short, categories=("all",))
+                 for k in WORKLOAD_KINDS + (POD,) if (k.group, k.version) == (group, version)]
     if (group, version) == (POD.group, POD.version):
         resources.extend(CORE_EXTRAS)
     return sorted(resources, key=lambda r: r.name)

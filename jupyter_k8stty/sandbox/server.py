@@ -14,13 +14,17 @@ import time
 from http.server import HTTPServer, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jupyter_k8stty.exec import protocol
-from jupyter_k8stty.sandbox import kubeconfig, lifetime, tls
+from jupyter_k8stty.sandbox import discovery, kubeconfig, lifetime, tls
+from jupyter_k8stty.sandbox.attach_stream import AttachStream
+from jupyter_k8stty.sandbox.containers import DEFAULT_UNPULLABLE
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.faults import Fault, FaultPlan
 from jupyter_k8stty.sandbox.handler import SandboxHandler
+from jupyter_k8stty.sandbox.kubelet import Kubelet
+from jupyter_k8stty.sandbox.nodes import NodeSpec, default_nodes, node_json
 from jupyter_k8stty.sandbox.pods import PodSpec, PodStore, default_pods
 from jupyter_k8stty.sandbox.process import log
 from jupyter_k8stty.sandbox.rbac import ADMIN_USER, MASTERS, Policy, UserInfo
@@ -142,6 +146,18 @@ class Sandbox:
             :mod:`jupyter_k8stty.sandbox.workloads`) with the pods they own; ``None``
             gives :func:`~jupyter_k8stty.sandbox.workloads.default_workloads` when
             ``pods`` is ``None`` too, else none.
+        nodes: the nodes (``/api/v1/nodes``); ``None`` gives
+            :func:`~jupyter_k8stty.sandbox.nodes.default_nodes` (``sandbox-node``,
+            ``sandbox-worker``, ``sandbox-gpu``). Pods run on this machine whatever their node.
+        pod_security: namespace to the Pod Security level it enforces (``baseline`` or
+            ``restricted``), e.g. ``{"secure-ns": "restricted"}``: pods created there and
+            ephemeral containers added there must comply, or get the admission plugin's 403.
+        unpullable_images: image name fragments that fail to pull (``ErrImagePull``, then
+            ``ImagePullBackOff``); default ``("does-not-exist",)``.
+        container_start_delay: seconds a new container (created pod, ephemeral container)
+            stays ``waiting: ContainerCreating`` before it runs.
+        kubernetes_version: what ``/version`` reports; older than ``v1.23.0`` the
+            ``pods/ephemeralcontainers`` subresource does not exist (404, as on such clusters).
     """
 
     context_name = kubeconfig.DEFAULT_CONTEXT
@@ -150,8 +166,21 @@ class Sandbox:
                  pods: list[PodSpec] | None = None,
                  kubeconfig_path: str | os.PathLike[str] | None = None,
                  protocols: tuple[str, ...] = (protocol.V5_PROTOCOL, protocol.V4_PROTOCOL),
-                 workloads: list[Workload | list[Workload]] | None = None):
+                 workloads: list[Workload | list[Workload]] | None = None,
+                 *, nodes: list[NodeSpec] | None = None,
+                 pod_security: dict[str, str] | None = None,
+                 unpullable_images: tuple[str, ...] = DEFAULT_UNPULLABLE,
+                 container_start_delay: float = 0.3,
+                 kubernetes_version: str = discovery.KUBERNETES_VERSION):
         self.host = host
+        self.nodes: list[NodeSpec] = list(default_nodes() if nodes is None else nodes)
+        self._pod_security = dict(pod_security or {})
+        self.unpullable_images = tuple(unpullable_images)
+        self.container_start_delay = container_start_delay
+        #: The version ``/version`` reports (``v1.32.0`` by default).
+        self.kubernetes_version = kubernetes_version
+        #: Runs the containers' main processes (see :mod:`.kubelet`); set by :meth:`start`.
+        self.kubelet: Kubelet | None = None  # type: ignore[assignment]
         if workloads is None:
             workloads = default_workloads() if pods is None else []
         self._initial_workloads = flatten(workloads)
@@ -171,7 +200,7 @@ class Sandbox:
         self.stopping = False
         self._server: _TLSServer | None = None
         self._thread: threading.Thread | None = None
-        self._streams: set[ExecStream] = set()
+        self._streams: set[ExecStream | AttachStream] = set()
         self._lock = threading.Lock()
         self._certs: tls.Certificates | None = None
         #: Faults the next exec streams take (see :meth:`inject`).
@@ -198,7 +227,10 @@ class Sandbox:
                                 tls.server_context(certs), self)
             self._certs = certs
             self.ca_pem = certs.ca_pem
-            self.pods = PodStore(self._initial_pods)
+            self.pods = PodStore(self._initial_pods, self._pod_security,
+                                 {n.name: n.ip for n in self.nodes})
+            self.kubelet = Kubelet(self.pods, start_delay=self.container_start_delay,
+                                   unpullable=self.unpullable_images)
             self.workloads = WorkloadStore(self._initial_workloads, self.pods)
             self._server = server
             if self._kubeconfig_arg is None:
@@ -241,6 +273,8 @@ class Sandbox:
             if server is not None:
                 self._stop_server(server, thread)
         finally:
+            if self.kubelet is not None:
+                self.kubelet.stop()
             if self.pods is not None:
                 self.pods.cleanup()
             if self._tmpdir is not None:
@@ -289,6 +323,24 @@ class Sandbox:
             ValueError: ``phase`` is not a pod phase.
         """
         self._store().set_phase(namespace, name, phase)
+
+    def set_pod_security(self, namespace: str, level: str | None) -> None:
+        """Make ``namespace`` enforce Pod Security ``level`` (``baseline``, ``restricted``, ``None``).
+
+        Raises:
+            ValueError: ``level`` is not a Pod Security level.
+        """
+        self._store().set_pod_security(namespace, level)
+
+    @property
+    def has_ephemeral_containers(self) -> bool:
+        """Whether the ``pods/ephemeralcontainers`` subresource exists (Kubernetes 1.23+)."""
+        return discovery.minor_version(self.kubernetes_version) >= 23
+
+    def node_objects(self) -> list[dict[str, Any]]:
+        """Return the nodes as ``v1`` ``Node`` objects."""
+        created = self._store().created
+        return [node_json(node, created) for node in self.nodes]
 
     def add_workload(self, workload: Workload | list[Workload]) -> None:
         """Add workload(s) and the pods they own."""
@@ -421,20 +473,20 @@ class Sandbox:
 
     # ---- used by the handler ----------------------------------------------
 
-    def register_stream(self, stream: ExecStream) -> bool:
-        """Track an exec stream; ``False`` when the sandbox is stopping."""
+    def register_stream(self, stream: ExecStream | AttachStream) -> bool:
+        """Track an exec or attach stream; ``False`` when the sandbox is stopping."""
         with self._lock:
             if self.stopping:
                 return False
             self._streams.add(stream)
             return True
 
-    def unregister_stream(self, stream: ExecStream) -> None:
-        """Forget a finished exec stream."""
+    def unregister_stream(self, stream: ExecStream | AttachStream) -> None:
+        """Forget a finished exec or attach stream."""
         with self._lock:
             self._streams.discard(stream)
 
-    def _take_streams(self) -> list[ExecStream]:
+    def _take_streams(self) -> list[ExecStream | AttachStream]:
         with self._lock:
             streams = list(self._streams)
             self._streams.clear()

@@ -1,0 +1,207 @@
+"""A container's main process: started once, shared by every attached client, never killed by them.
+
+The process runs in a PTY (``tty: true``) or with pipes (stdin only with ``stdin: true``).
+One pump thread reads its output, keeps the tail for ``/log`` and hands each chunk to
+every subscriber (an attach stream); subscribers come and go without touching the
+process, as ``kubectl attach`` does on a real node. When the process ends, each
+subscriber is told once and the owner's ``on_exit`` callback gets the exit code.
+
+Processes are started by the kubelet thread (:mod:`.kubelet`), which lives as long as the
+sandbox: the parent-death signal of :mod:`.lifetime` follows the thread that forks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import termios
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.sandbox import lifetime
+from jupyter_k8stty.sandbox.process import ExecRequest, log, spawn
+
+__all__ = ["LOG_LIMIT", "MainProcess", "Subscriber"]
+
+#: Bytes of output kept for ``GET .../log``.
+LOG_LIMIT = 1024 * 1024
+READ_CHUNK = 64 * 1024
+
+#: ``output(channel, data)`` for each chunk, ``ended(exit_code)`` once at the end.
+OutputFn = Callable[[int, bytes], None]
+EndedFn = Callable[[int], None]
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One attached client's callbacks and the channels it asked for."""
+
+    output: OutputFn
+    ended: EndedFn
+    stdout: bool = True
+    stderr: bool = True
+
+
+class MainProcess:
+    """A running main process (see the module docstring).
+
+    Raises:
+        OSError: from the constructor, when the process cannot be started.
+    """
+
+    def __init__(self, request: ExecRequest, on_exit: EndedFn):
+        spawned = spawn(request)
+        self.request = request
+        self.proc = spawned.proc
+        self.pid = spawned.proc.pid
+        self._master = spawned.master
+        self._stdin_fd = spawned.stdin_fd
+        self._outputs = dict(spawned.outputs)
+        self._on_exit = on_exit
+        self._lock = threading.Lock()
+        self._subscribers: list[Subscriber] = []
+        self._log: deque[bytes] = deque()
+        self._log_size = 0
+        self.exit_code: int | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._pump_loop, daemon=True,
+                                        name=f"k8stty-main-{request.pod}-{request.container}")
+        self._thread.start()
+
+    # ---- clients -------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> bool:
+        """Start sending output to ``subscriber``; ``False`` when the process has ended."""
+        with self._lock:
+            if self.exit_code is not None:
+                return False
+            self._subscribers.append(subscriber)
+            return True
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop sending output to ``subscriber`` (a client detached); the process goes on."""
+        with self._lock:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+    def write(self, data: bytes) -> None:
+        """Write to the process's stdin (or terminal); dropped when it has none."""
+        fd = self._master if self.request.tty else self._stdin_fd
+        if fd is None or not data:
+            return
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError:
+            pass  # the process ended or closed its stdin: input is dropped as by a runtime
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the terminal size (the foreground process gets SIGWINCH); no-op without a TTY."""
+        if self._master is None:
+            return
+        try:
+            fcntl.ioctl(self._master, termios.TIOCSWINSZ,
+                        struct.pack("HHHH", min(rows, 0xFFFF), min(cols, 0xFFFF), 0, 0))
+        except OSError as exc:
+            log(f"resizing {self.request.container}'s terminal failed: {exc}")
+
+    def logs(self) -> bytes:
+        """Return the last :data:`LOG_LIMIT` bytes of output."""
+        with self._lock:
+            return b"".join(self._log)
+
+    @property
+    def running(self) -> bool:
+        """Whether the process has not ended yet."""
+        return not self._done.is_set()
+
+    # ---- lifecycle -------------------------------------------------------------
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the process group (the container stops)."""
+        for target in (lambda: os.killpg(self.pid, sig), lambda: os.kill(self.pid, sig)):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until the process has ended and its output is drained."""
+        return self._done.wait(timeout)
+
+    def _pump_loop(self) -> None:
+        code = -1
+        try:
+            self._pump()
+            code = self._reap()
+        except Exception as exc:  # a bug here must not leave the container "running" forever
+            log(f"main process pump of {self.request.container} failed: {exc!r}")
+            self.kill()
+            code = self._reap()
+        finally:
+            with self._lock:
+                self.exit_code = code
+                subscribers, self._subscribers = self._subscribers, []
+            for fd in (*self._outputs, *(fd for fd in (self._stdin_fd,) if fd is not None)):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._done.set()
+            for sub in subscribers:
+                sub.ended(code)
+            self._on_exit(code)
+
+    def _pump(self) -> None:
+        poller = select.poll()
+        for fd in self._outputs:
+            poller.register(fd, select.POLLIN)
+        open_fds = dict(self._outputs)
+        exited = False
+        while open_fds:
+            # Once the main process is gone the container stops: what is still buffered
+            # is read until the output has been quiet for a moment, then the rest dies.
+            events = poller.poll(100 if exited else 500)
+            if not events and exited:
+                break
+            for fd, _ in events:
+                try:
+                    data = os.read(fd, READ_CHUNK)
+                except OSError:  # EIO: every holder of the PTY slave is gone
+                    data = b""
+                if not data:
+                    poller.unregister(fd)
+                    del open_fds[fd]
+                    continue
+                self._deliver(open_fds[fd], data)
+            exited = exited or self.proc.poll() is not None
+
+    def _deliver(self, channel: int, data: bytes) -> None:
+        with self._lock:
+            self._log.append(data)
+            self._log_size += len(data)
+            while self._log_size > LOG_LIMIT and len(self._log) > 1:
+                self._log_size -= len(self._log.popleft())
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            if (sub.stdout if channel == protocol.STDOUT_CHANNEL else sub.stderr):
+                sub.output(channel, data)
+
+    def _reap(self) -> int:
+        try:
+            code = self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.wait()
+        self.kill()  # background children of the main process do not outlive it
+        lifetime.release(self.pid)
+        # The kubelet reports death by signal N as exit code 128+N.
+        return 128 - code if code < 0 else code
