@@ -12,10 +12,15 @@
 // first terminal of a page pays the round trip. The full message list is in
 // jupyter_k8stty/widget/bridge.py.
 //
+// The request is resent while the kernel has not started on it (see send.js); the
+// kernel answers each request id once.
+//
 // Without an answer within PLACEHOLDER_AFTER_MS (a view restored from a saved notebook
 // has no comm; a kernel busy without subshells answers once its cell ends), and at once
 // without a kernel, the view shows one line from the saved traits:
 // "terminal into default/demo: not connected". A late answer still brings the terminal.
+
+import { sendNoticed } from "./send.js";
 
 const PLACEHOLDER_AFTER_MS = 3000;
 const bundles = (globalThis[Symbol.for("jupyter_k8stty.bundles")] ??= new Map());
@@ -76,7 +81,8 @@ function ask(model, hash, entry, onError) {
     );
   };
   model.on("msg:custom", onMessage);
-  model.send({ type: "bundle" });
+  const request = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  sendNoticed(model, { type: "bundle", request });
 }
 
 /** False when the widget manager says there is no kernel (a notebook opened without one). */

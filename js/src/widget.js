@@ -11,7 +11,7 @@
 //                      {type: "detach", view}           this view went away
 //                      {type: "reconnect"}              start a fresh session
 //                      {type: "error", message}         a failure in this front end (logged)
-//                      {type: "bundle"}                 send the front end (loader.js)
+//                      {type: "bundle", request}        send the front end, once per request id (loader.js)
 
 import "@xterm/xterm/css/xterm.css";
 import "./widget.css";
@@ -20,6 +20,7 @@ import { FlowWriter } from "./flow.js";
 import { createHeader } from "./header.js";
 import { isolateKeyboard } from "./keyboard.js";
 import { createErrorLine, createReporter } from "./report.js";
+import { sendNoticed } from "./send.js";
 import { createTerminal } from "./terminal.js";
 
 const FIT_DEBOUNCE_MS = 100;
@@ -209,7 +210,7 @@ function renderTerminal(model, el, line, reporter, send) {
   resizeObserver.observe(screen);
   open();
 
-  send({ type: "ready", view: viewId });
+  const stopReady = sendNoticed(model, { type: "ready", view: viewId });
   // No replay yet: the kernel is busy (comms without subshells), or this view was
   // restored from a saved notebook and no session is behind it any more.
   const noAnswer = setTimeout(() => {
@@ -221,6 +222,7 @@ function renderTerminal(model, el, line, reporter, send) {
   return () => {
     send({ type: "detach", view: viewId });
     disposed = true;
+    stopReady();
     clearTimeout(noAnswer);
     if (fitTimer !== null) clearTimeout(fitTimer);
     resizeObserver.disconnect();

@@ -48,9 +48,10 @@ Browser to kernel:
     Something failed in the front end (rendering, a message handler, an xterm.js
     callback, or an uncaught error whose stack is in the bundle); the view shows it
     on its error line and the kernel logs it with ``log.warning``.
-``{"type": "bundle"}``
+``{"type": "bundle", "request": id}``
     The loader (the widget's small ``_esm``) asks for the front end; the kernel
-    answers with ``bundle``.
+    answers with ``bundle``, once per ``id`` (the loader resends a request the kernel
+    has not started on, see ``js/src/send.js``; ``ready`` is resent the same way).
 
 Flow control
 ============

@@ -19,6 +19,7 @@ none came back within :attr:`Terminal.orphan_grace` seconds, and at kernel shutd
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import threading
@@ -161,6 +162,7 @@ class Terminal(anywidget.AnyWidget):
         bundle = load_bundle()
         super().__init__(rows=rows, options=options, _bundle_hash=bundle.hash if bundle else "",
                          _where=_where_label(exec_target))
+        _keep_frontend_routing(self.comm)
         label = str(exec_target)
         self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
                               orphan_grace=self.orphan_grace)
@@ -175,6 +177,7 @@ class Terminal(anywidget.AnyWidget):
             },
         )
         self._apply_state(self._connection.state)
+        self._bundle_requests: collections.deque[object] = collections.deque(maxlen=16)
         self._expect = ExpectCursor(self._bridge.recent_span, lambda: self.session,
                                     self._connection.done)
         #: Messages from the browser, by ``type`` (see :mod:`jupyter_k8stty.widget.bridge`).
@@ -389,6 +392,11 @@ class Terminal(anywidget.AnyWidget):
             self.reconnect()
 
     def _on_bundle(self, content: dict, buffers: list) -> None:
+        request = content.get("request")
+        if request is not None:
+            if request in self._bundle_requests:
+                return  # a copy the loader resent while this one waited behind a busy cell
+            self._bundle_requests.append(request)
         bundle = load_bundle()
         if bundle is None:
             raise K8sTTYError("the widget bundle (jupyter_k8stty/static/) is missing: "
@@ -406,6 +414,20 @@ class Terminal(anywidget.AnyWidget):
     def _close_orphaned(self) -> None:
         log.debug("every view of %r went away: closing it", self)
         self.close()
+
+
+def _keep_frontend_routing(comm: Any) -> None:
+    """Let the subshell the browser chose stand for this comm's incoming messages.
+
+    ipykernel 7.4 routes a comm's incoming messages to the subshell its last outgoing
+    message left from, so that an async cell can await a widget's reply (see
+    ipython/ipykernel#1565). A terminal made by a running cell opens its comm from the
+    main shell, so its first messages (the bundle request, ``ready``) would wait behind
+    that very cell although JupyterLab sent them over a subshell. A terminal never
+    awaits a reply in a cell: it keeps the browser's routing.
+    """
+    if comm is not None and hasattr(comm, "_reply_subshell_for"):
+        comm._reply_subshell_for = lambda _data, default: default
 
 
 def _where_label(target: ExecTarget) -> str:

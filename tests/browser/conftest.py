@@ -102,7 +102,7 @@ def open_notebook(lab_server: LabServer, page, request: pytest.FixtureRequest
         write_notebook(lab_server.root_dir / f"{name}.ipynb", cells)
         opened.append(name)
         page.goto(f"{lab_server.url}/lab/tree/{name}.ipynb?token={lab_server.token}")
-        notebook = Notebook(page)
+        notebook = Notebook(page, lab_server.root_dir / f"{name}.ipynb")
         poll(lambda: notebook.cell_count() == len(cells), KERNEL_READY_TIMEOUT, f"{len(cells)} cells shown",
              describe=lambda: f"{notebook.cell_count()} cells")
         notebook.wait_kernel_idle(lab_server, f"{name}.ipynb")

@@ -120,8 +120,10 @@ def labextensions(env: dict[str, str]) -> str:
 class Notebook:
     """An open notebook in JupyterLab."""
 
-    def __init__(self, page: Page):
+    def __init__(self, page: Page, path: Path | None = None):
         self.page = page
+        #: The notebook file on the server's disk, when known.
+        self.path = path
         self.panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").first
         self.cells = self.panel.locator(".jp-Notebook .jp-Cell")
 
@@ -183,8 +185,23 @@ class Notebook:
         outputs = self.cell(index).locator(".jp-OutputArea")
         return outputs.inner_text() if outputs.count() else ""
 
-    def terminal(self, index: int) -> TerminalView:
-        return TerminalView(self.page, self.cell(index).locator(".k8stty").first)
+    def terminal(self, index: int, nth: int = 0) -> TerminalView:
+        """The ``nth`` terminal widget in the outputs of cell ``index``."""
+        return TerminalView(self.page, self.cell(index).locator(".k8stty").nth(nth))
+
+    def save(self, must_contain: str = "", timeout: float = CELL_TIMEOUT) -> Path:
+        """Save with Ctrl+S from command mode (never from a terminal, which would get Ctrl+S).
+
+        Waits until the file on disk holds ``must_contain``; returns its path.
+        """
+        assert self.path is not None, "the notebook's path is not known"
+        before = self.path.stat().st_mtime_ns
+        self.cell(0).locator(".jp-InputArea-editor .cm-content").click()
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("Control+s")
+        poll(lambda: self.path.stat().st_mtime_ns != before and must_contain in self.path.read_text(),
+             timeout, f"{self.path.name} saved")
+        return self.path
 
 
 class TerminalView:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 from .conftest import KUBECONFIG_MARK, class_setting, open_terminal
 from .frontend import new_view_id
+
+#: Seconds the busy cell sleeps while its terminal must answer over a subshell.
+BUSY_SECONDS = 6
 
 LOG_CAPTURE = """
 import logging
@@ -42,6 +46,41 @@ def test_the_bundle_comes_as_two_binary_buffers(fe):
     assert b"export" in js and len(js) > 100_000 and b".xterm" in css
     assert answer.custom == {"type": "bundle", "hash": comm.state["_bundle_hash"]}
     assert hashlib.sha256(js + b"\0" + css).hexdigest()[:16] == comm.state["_bundle_hash"]
+
+
+def test_a_bundle_request_is_answered_once_per_request_id(fe):
+    comm = open_terminal(fe, "t0f")
+    for request in ("r1", "r1", "r2"):  # the loader resends r1 while the kernel has not started on it
+        fe.send_custom(comm, {"type": "bundle", "request": request})
+    fe.wait_for(lambda: len(comm.custom("bundle")) >= 2, what="two answers")
+    fe.execute("pass")  # every request above has been handled by now
+    assert len(comm.custom("bundle")) == 2
+
+
+def test_a_terminal_made_by_a_running_cell_answers_over_a_subshell(fe):
+    """JupyterLab sends widget messages over a subshell: the busy main shell must not hold them."""
+    code = f"busy = Terminal('demo', kubeconfig=KUBECONFIG); import time; time.sleep({BUSY_SECONDS})"
+    request = fe.kc.session.msg("execute_request", {
+        "code": code, "silent": False, "store_history": False, "user_expressions": {},
+        "allow_stdin": False, "stop_on_error": True})
+    known = set(fe.comms)
+    fe.kc.shell_channel.send(request)
+    started = time.monotonic()
+    comm = fe.wait_for(lambda: next((c for i, c in fe.comms.items()
+                                     if i not in known and c.state.get("_anywidget_id")), None),
+                       what="the busy cell's terminal")
+    fe.kc.control_channel.send(fe.kc.session.msg("create_subshell_request", {}))
+    subshell = fe.kc.get_control_msg(timeout=10)["content"]["subshell_id"]
+    message = fe.kc.session.msg("comm_msg", {"comm_id": comm.comm_id, "data": {
+        "method": "custom", "content": {"type": "bundle", "request": "busy"}}})
+    message["header"]["subshell_id"] = subshell
+    fe.kc.session.send(fe.kc.shell_channel.socket, message)
+    fe.wait_for(lambda: comm.custom("bundle"), what="the bundle while the cell runs")
+    assert time.monotonic() - started < BUSY_SECONDS - 1, "the answer waited for the cell"
+    fe.wait_for(lambda: fe.eval("busy.status") in ("connected", "closed"), timeout=BUSY_SECONDS + 20,
+                what="the busy cell to end")
+    fe.kc.control_channel.send(fe.kc.session.msg("delete_subshell_request", {"subshell_id": subshell}))
+    fe.kc.get_control_msg(timeout=10)
 
 
 def test_a_failing_message_handler_shows_an_error_in_the_views(fe):
