@@ -30,7 +30,7 @@ import ipywidgets
 import traitlets
 from typing_extensions import Unpack
 
-from ..errors import K8sTTYError, one_line
+from ..errors import ArgumentError, K8sTTYError, one_line
 from ..exec.api import DEFAULT_CONNECT_TIMEOUT
 from ..exec.checks import check_command
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
@@ -339,6 +339,13 @@ class Terminal(anywidget.AnyWidget):
             raise traitlets.TraitError(
                 f"{proposal['trait'].name} must be between {low} and {high}, got {value}")
         return value
+
+    @traitlets.validate("options")
+    def _check_options(self, proposal: dict) -> dict:
+        try:
+            return check_options(proposal["value"])
+        except ArgumentError as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     @traitlets.observe("rows", "cols")
     def _on_size(self, change: dict) -> None:

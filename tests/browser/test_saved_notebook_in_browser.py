@@ -191,3 +191,44 @@ def test_kernel_errors_show_on_the_line_under_the_terminal(open_notebook):
          "the error line")
     line.locator(".k8stty-error-close").click()
     poll(line.is_hidden, UI_TIMEOUT, "the error line hidden")
+
+
+FRONTEND_ERROR_SETUP = """
+import logging
+from jupyter_k8stty import Terminal
+warnings = []
+class _Capture(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+logging.getLogger("jupyter_k8stty").addHandler(_Capture(logging.WARNING))
+t = Terminal('demo', options={'screenReaderMode': True})
+t
+"""
+# An option xterm.js throws on, sent past the kernel's own check (a raw state update),
+# as a bug in the front end would: the view must show the error and tell the kernel.
+BAD_OPTION_UPDATE = """
+t.comm.send({"method": "update", "state": {"options": {"scrollSensitivity": 0}}, "buffer_paths": []})
+"""
+
+
+def test_frontend_errors_show_under_the_terminal_and_reach_the_kernel_log(open_notebook):
+    nb = open_notebook([FRONTEND_ERROR_SETUP, BAD_OPTION_UPDATE, "print(warnings)"])
+    nb.run_and_wait(0)
+    term = nb.terminal(0)
+    term.wait_status("connected")
+    nb.run_and_wait(1)
+    line = term.root.locator(".k8stty-error")
+    poll(lambda: line.is_visible() and "applying options" in line.inner_text(), UI_TIMEOUT,
+         "the error line", describe=lambda: line.inner_text())
+    assert "scrollSensitivity" in line.inner_text()
+
+    def logged() -> bool:
+        nb.run_and_wait(2)
+        return "the browser reported: applying options" in nb.output_text(2)
+
+    poll(logged, UI_TIMEOUT, "the warning in the kernel log", describe=lambda: nb.output_text(2))
+    # The terminal still works.
+    wait_prompt(term)
+    term.focus()
+    term.type("echo alive-$((6*7))\n")
+    term.wait_for(r"^alive-42$")

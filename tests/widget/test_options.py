@@ -119,5 +119,9 @@ def test_terminal_size_traits_are_checked(kubeconfig):
         with pytest.raises(traitlets.TraitError, match="cols must be between 2 and 1000"):
             t.cols = 100_000
         assert (t.rows, t.cols) == (24, 80)
+        with pytest.raises(traitlets.TraitError, match="xterm option scrollback must be a whole number"):
+            t.options = {"scrollback": -1}
+        t.options = {"fontSize": 16}
+        assert t.options == {"fontSize": 16}
     finally:
         t.close()
