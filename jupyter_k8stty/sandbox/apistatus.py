@@ -37,7 +37,7 @@ def status_body(code: int, message: str, reason: str | None = None,
         "message": message,
         "reason": reason or _REASONS.get(code, "Unknown"),
     }
-    if details:
+    if details is not None:  # an empty one is kept: clients read details.name
         status["details"] = details
     status["code"] = code
     return json.dumps(status, separators=(",", ":")).encode()

@@ -146,6 +146,7 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
     while pos < len(data):
         key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
+        value: Any
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 2:
@@ -189,14 +190,15 @@ def decode_message(data: bytes, message: str) -> dict[str, Any]:
     """Decode ``data`` as message type ``message`` of :data:`SCHEMA` into JSON form."""
     schema = SCHEMA[message]
     out: dict[str, Any] = {}
+    item: Any
     for number, wire, value in _fields(data):
         described = schema.get(number)
         if described is None:
             continue
         name, kind, repeated = described
         if kind in ("map", "quantities"):
-            key, item = _map(value, kind == "quantities")
-            out.setdefault(name, {})[key] = item
+            key, entry = _map(value, kind == "quantities")
+            out.setdefault(name, {})[key] = entry
             continue
         if kind.startswith("inline:"):
             out.update(decode_message(value, kind.split(":", 1)[1]))

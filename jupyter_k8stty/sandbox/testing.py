@@ -8,6 +8,7 @@ and a bare TLS socket).
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import socket
@@ -40,6 +41,62 @@ def exec_path(namespace: str, pod: str, command: Iterable[str], *, container: st
     params += [("stdin", str(stdin).lower()), ("stdout", "true"),
                ("stderr", str(not tty).lower()), ("tty", str(tty).lower())]
     return f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?{urlencode(params)}"
+
+
+def attach_path(namespace: str, pod: str, *, container: str | None = None, stdin: bool = False,
+                tty: bool = False, stderr: bool | None = None) -> str:
+    """Return the attach URL path with its query, as client-go builds it."""
+    params: list[tuple[str, str]] = [("container", container)] if container else []
+    params += [("stdin", str(stdin).lower()), ("stdout", "true"),
+               ("stderr", str(not tty if stderr is None else stderr).lower()),
+               ("tty", str(tty).lower())]
+    return f"/api/v1/namespaces/{namespace}/pods/{pod}/attach?{urlencode(params)}"
+
+
+def open_attach(sandbox: Sandbox, pod: str, *, namespace: str = "default",
+                container: str | None = None, stdin: bool = False, tty: bool = False,
+                protocols: Iterable[str] = protocol.CLIENT_PROTOCOLS, token: str | None = None,
+                timeout: float = 10.0) -> websocket.WebSocket:
+    """Open an attach websocket with ``websocket-client``.
+
+    Raises:
+        websocket.WebSocketBadStatusException: the server refused the upgrade.
+    """
+    url = "wss" + sandbox.url[len("https"):] + attach_path(
+        namespace, pod, container=container, stdin=stdin, tty=tty)
+    return websocket.create_connection(
+        url, timeout=timeout, subprotocols=list(protocols),
+        header=[f"Authorization: Bearer {sandbox.token if token is None else token}"],
+        sslopt={"context": client_context(sandbox)},
+    )
+
+
+def api_request(sandbox: Sandbox, method: str, path: str, body: Any = None, *,
+                content_type: str = "application/json", token: str | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """Send one API request; return the status code and the decoded JSON answer.
+
+    ``body`` is JSON-encoded unless it is ``bytes``. An answer that is not JSON is
+    returned as ``bytes``.
+    """
+    conn = http.client.HTTPSConnection(sandbox.host, sandbox.port,
+                                       context=client_context(sandbox), timeout=10)
+    hdrs = {"Authorization": f"Bearer {sandbox.token if token is None else token}",
+            **(headers or {})}
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        hdrs["Content-Type"] = content_type
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+    finally:
+        conn.close()
+    try:
+        return resp.status, json.loads(raw)
+    except ValueError:
+        return resp.status, raw
 
 
 def open_exec(sandbox: Sandbox, pod: str, command: Iterable[str], *,
