@@ -166,3 +166,14 @@ def test_sizes_are_checked(kubeconfig):
     for rows, cols in ((0, 80), (-3, 80), (24, 10**6), (24.5, 80)):
         with pytest.raises(ArgumentError):
             ExecSession("demo", ["true"], rows=rows, cols=cols)
+
+
+def test_fanout_lookups_are_bounded_by_the_timeout(silent_kubeconfig):
+    started = time.monotonic()
+    with pytest.raises(ApiError, match="timed out"):
+        run_many("app=web", ["true"], timeout=2, kubeconfig=silent_kubeconfig)
+    assert time.monotonic() - started < 2 + SLACK
+    started = time.monotonic()
+    results = run_many(["deploy/web"], ["true"], timeout=2, kubeconfig=silent_kubeconfig)
+    assert time.monotonic() - started < 2 + SLACK
+    assert "timed out" in results["deploy/web"].error

@@ -112,6 +112,8 @@ class Fanout:
         self._done = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
         self._futures: list[Future] = []
+        # The lookups that expand workloads and selectors are bounded by one timeout too.
+        self._plan_deadline = None if self.timeout is None else time.monotonic() + self.timeout
         self.plan: list[_Planned] = self._plan(list(pods), selector)
         self.results = FanoutResults({p.name: None for p in self.plan})  # filled in as pods finish
         self._pending = len(self.plan)
@@ -119,7 +121,7 @@ class Fanout:
     # -- resolution ------------------------------------------------------------------------
 
     def _expand(self, target: ExecTarget) -> list[_Planned]:
-        refs = target.resolve(all_pods=True)
+        refs = target.resolve(all_pods=True, deadline=self._plan_deadline)
         return [_Planned(r.name, target.pinned(r)) for r in refs]
 
     def _plan(self, pods: list[str], selector: str | None) -> list[_Planned]:

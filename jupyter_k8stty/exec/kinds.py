@@ -55,7 +55,7 @@ class Kind:
         pods_by: how the kind leads to pods (see :data:`PodsBy`).
         namespaced: whether objects of the kind live in a namespace (nodes do not).
         display: the spelling help and completion use, when not the shortest one
-            (``node``: ``no/`` would read as a word).
+            (``pod`` and ``node``: ``po/`` and ``no/`` are seldom typed).
     """
 
     kind: str
@@ -107,7 +107,7 @@ class Kind:
 
 #: Every kind a target may name, in the order help texts list them.
 KINDS: tuple[Kind, ...] = (
-    Kind("Pod", "pods", "pod", ("po",), "", "v1", "self"),
+    Kind("Pod", "pods", "pod", ("po",), "", "v1", "self", display="pod"),
     Kind("Deployment", "deployments", "deployment", ("deploy",), "apps", "v1", "selector"),
     Kind("StatefulSet", "statefulsets", "statefulset", ("sts",), "apps", "v1", "selector"),
     Kind("DaemonSet", "daemonsets", "daemonset", ("ds",), "apps", "v1", "selector"),

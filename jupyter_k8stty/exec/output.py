@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_OUTPUT", "OutputBuffer", "describe_cut"]
+__all__ = ["DEFAULT_MAX_OUTPUT", "OutputBuffer", "describe_cut", "format_bytes"]
 
 #: Bytes kept per stream (stdout, stderr) per pod by ``run``, ``run_many`` and ``--out``.
 DEFAULT_MAX_OUTPUT: int = 64 * 1024 * 1024
@@ -49,12 +49,15 @@ class OutputBuffer:
 
 def describe_cut(stream: str, kept: int, dropped: int) -> str:
     """One line saying that ``stream`` was cut: ``stdout cut at 64.0 MiB: 12.3 MiB dropped``."""
-    return f"{stream} cut at {_size(kept)}: {_size(dropped)} more dropped (raise max_output to keep more)"
+    return (f"{stream} cut at {format_bytes(kept)}: {format_bytes(dropped)} more dropped "
+            "(raise max_output to keep more)")
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024 or unit == "MiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+def format_bytes(n: int) -> str:
+    """``512 B``, ``3.0 KiB``, ``64.0 MiB``: a byte count for one line of text."""
+    value = float(n)
+    for unit in ("B", "KiB"):
+        if value < 1024:
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} MiB"

@@ -17,9 +17,10 @@ from IPython.core.error import UsageError
 
 from ..errors import ExecError, K8sTTYError, one_line
 from ..exec.fanout import Fanout, FanoutResults, PodResult
+from ..exec.output import format_bytes
 from ..exec.protocol import STDERR_CHANNEL, STDOUT_CHANNEL
 from ..exec.target import CommonTargetArgs
-from .streams import PREFIX, PrefixedLines, format_bytes, print_err
+from .streams import PREFIX, PrefixedLines, print_err
 
 __all__ = ["FANOUT_WINDOW", "run_fanout"]
 

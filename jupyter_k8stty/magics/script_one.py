@@ -20,10 +20,11 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..errors import ApiError, ExecError, ExecTimeout, K8sTTYError, StreamError, one_line
+from ..exec.output import format_bytes
 from ..exec.protocol import STDOUT_CHANNEL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
-from .streams import PREFIX, ChannelSink, format_bytes, print_err
+from .streams import PREFIX, ChannelSink, print_err
 
 __all__ = ["STREAM_WINDOW", "run_single"]
 

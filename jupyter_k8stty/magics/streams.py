@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from ..exec.output import OutputBuffer
 
-__all__ = ["PREFIX", "ChannelSink", "PrefixedLines", "format_bytes", "print_err", "untee"]
+__all__ = ["PREFIX", "ChannelSink", "PrefixedLines", "print_err", "untee"]
 
 #: Marks the magic's own lines in the cell, apart from the pod's output.
 PREFIX = "[k8sexec]"
@@ -28,16 +28,6 @@ WRITE_CHUNK: int = 16 * 1024
 #: A line of fan-out output longer than this is written without waiting for its end,
 #: so a pod that never writes a newline cannot grow the line buffer without bound.
 MAX_LINE = 64 * 1024
-
-
-def format_bytes(n: int) -> str:
-    """``512 B``, ``3.0 KiB``, ``64.0 MiB``: a byte count for one line of text."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024 or unit == "MiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def untee(stream: TextIO) -> Callable[[str], Any]:
