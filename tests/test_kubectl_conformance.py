@@ -259,6 +259,20 @@ def test_kubectl_debug_refusals_read_as_on_a_cluster(
             'could not find the requested resource")') in result.stderr
 
 
+@pytest.mark.parametrize("runtime,code,message", [
+    ("containerd", 1, 'error: Internal error occurred: error executing command in container: '),
+    ("docker", 126, "command terminated with exit code 126"),
+])
+def test_kubectl_exec_of_sh_in_a_distroless_container_fails_as_on_a_node(
+        k8s_sandbox_factory: Callable[..., Sandbox], runtime: str, code: int, message: str) -> None:
+    sb = k8s_sandbox_factory(pods=[PodSpec("model-0", images={"main": "gcr.io/distroless/static"})],
+                             container_runtime=runtime)
+    result = kubectl(sb.kubeconfig_path, "exec", "model-0", "--", "sh", "-c", "true")
+    assert result.returncode == code
+    assert message in result.stderr
+    assert 'exec: "sh": executable file not found in $PATH: unknown' in result.stdout + result.stderr
+
+
 KUBECTL_RELEASES = sorted(p.name.removeprefix("kubectl.") for p in Path(
     "/usr/lib/google-cloud-sdk/bin").glob("kubectl.1.*"))
 
@@ -285,3 +299,19 @@ def test_every_kubectl_release_adds_a_debug_container(fresh_sandbox: Sandbox, re
     result = subprocess.run([binary, "delete", "pod", pod], env=env, capture_output=True,
                             text=True, timeout=KUBECTL_TIMEOUT)
     assert result.returncode == 0 and "deleted" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("release", [r for r in KUBECTL_RELEASES if int(r.split(".")[1]) >= 29])
+def test_websocket_releases_attach_to_their_debug_container(
+        k8s_sandbox_factory: Callable[..., Sandbox], tmux: Tmux, release: str) -> None:
+    """kubectl 1.29 and 1.30 exec and attach over websockets only when asked to."""
+    kc = k8s_sandbox_factory().kubeconfig_path
+    binary = f"/usr/lib/google-cloud-sdk/bin/kubectl.{release}"
+    tmux("new-session", "-d", "-s", "main", "-x", "120", "-y", "30",
+         f"env KUBECONFIG={kc} KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true {binary} debug -it worker-0 "
+         "--image=busybox -- sh; echo KUBECTL-EXIT=$?; sleep 600")
+    tmux.wait_for("If you don't see a command prompt")
+    type_line(tmux, "echo release-$((6*7))")
+    tmux.wait_for("release-42")
+    type_line(tmux, "exit")
+    tmux.wait_for("KUBECTL-EXIT=0")

@@ -283,6 +283,16 @@ def test_a_distroless_container_has_no_shell_but_a_debug_container_does(
                     container="debugger-ab12c").stdout == b"shell\n"
 
 
+def test_dockershim_reported_a_missing_shell_as_exit_code_126(
+        k8s_sandbox_factory: Callable[..., Sandbox]) -> None:
+    sb = k8s_sandbox_factory(pods=[PodSpec("model-0", images={"main": "gcr.io/distroless/static"})],
+                             container_runtime="docker")
+    result = run_exec(sb, "model-0", ["sh"])
+    assert result.stderr == (b'OCI runtime exec failed: exec failed: unable to start container '
+                             b'process: exec: "sh": executable file not found in $PATH: unknown\r\n')
+    assert protocol.parse_status(json.dumps(result.status).encode()).exit_code == 126
+
+
 # ---- nodes, pod create and delete, watch ---------------------------------------------------
 
 def test_nodes_are_listed_with_their_labels(fresh_sandbox: Sandbox) -> None:

@@ -58,8 +58,10 @@ class ExecStream:
     """One running exec: the process, its fds, and the two bridging threads."""
 
     def __init__(self, ws: WebSocket, request: ExecRequest, protocol_name: str,
-                 fault: Fault | None = None):
+                 fault: Fault | None = None, runtime: str = "containerd"):
         self.ws = ws
+        #: ``containerd`` or ``docker``: how a command that cannot start is reported.
+        self.runtime = runtime
         #: The injected misbehaviour for this stream (see :mod:`.faults`), if any.
         self.fault = fault
         self._rate = fault.rate if fault is not None else 0.0
@@ -99,7 +101,15 @@ class ExecStream:
                 self.pgid = spawned.proc.pid
                 self._stdin_fd, self._outputs = spawned.stdin_fd, spawned.outputs
         if error is not None:
-            if self._send_final([], protocol.internal_error_status(error)):
+            if self.runtime == "docker":
+                # dockershim printed the runtime's error and reported exit code 126.
+                text = error[error.find("OCI runtime"):] + "\r\n"
+                channel = protocol.STDOUT_CHANNEL if req.tty else protocol.STDERR_CHANNEL
+                sent = self._send_final([(channel, bytearray(text.encode()))],
+                                        protocol.exit_code_status(126, list(req.command)))
+            else:
+                sent = self._send_final([], protocol.internal_error_status(error))
+            if sent:
                 self._await_client_close()
             self._close_fds()
             return

@@ -260,7 +260,8 @@ class Pod:
     def add_ephemeral(self, spec: dict[str, Any]) -> Container:
         """Add an ephemeral container (validated by the caller); it starts out waiting."""
         container = self._new_container(spec, ephemeral=True)
-        self.ephemeral[container.name] = container
+        # Copied, not changed in place: other threads may be iterating over the old one.
+        self.ephemeral = {**self.ephemeral, container.name: container}
         return container
 
     @property

@@ -158,6 +158,10 @@ class Sandbox:
             stays ``waiting: ContainerCreating`` before it runs.
         kubernetes_version: what ``/version`` reports; older than ``v1.23.0`` the
             ``pods/ephemeralcontainers`` subresource does not exist (404, as on such clusters).
+        container_runtime: how exec reports a command that cannot start (no ``sh`` in a
+            distroless container): ``containerd`` (Kubernetes 1.24+) answers a Status
+            ``InternalError`` naming ``executable file not found in $PATH``; ``docker``
+            (dockershim, before 1.24) prints the runtime's error and exits 126.
     """
 
     context_name = kubeconfig.DEFAULT_CONTEXT
@@ -171,7 +175,8 @@ class Sandbox:
                  pod_security: dict[str, str] | None = None,
                  unpullable_images: tuple[str, ...] = DEFAULT_UNPULLABLE,
                  container_start_delay: float = 0.3,
-                 kubernetes_version: str = discovery.KUBERNETES_VERSION):
+                 kubernetes_version: str = discovery.KUBERNETES_VERSION,
+                 container_runtime: str = "containerd"):
         self.host = host
         self.nodes: list[NodeSpec] = list(default_nodes() if nodes is None else nodes)
         self._pod_security = dict(pod_security or {})
@@ -179,6 +184,10 @@ class Sandbox:
         self.container_start_delay = container_start_delay
         #: The version ``/version`` reports (``v1.32.0`` by default).
         self.kubernetes_version = kubernetes_version
+        if container_runtime not in ("containerd", "docker"):
+            raise ValueError(f"container_runtime must be 'containerd' or 'docker', got "
+                             f"{container_runtime!r}")
+        self.container_runtime = container_runtime
         #: Runs the containers' main processes (see :mod:`.kubelet`); set by :meth:`start`.
         self.kubelet: Kubelet | None = None  # type: ignore[assignment]
         if workloads is None:

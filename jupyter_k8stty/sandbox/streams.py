@@ -143,7 +143,8 @@ class StreamRoutes:
                               command=command, workdir=container.workdir,
                               executables=container.executables(), env=pod.environment(container),
                               **streams)
-        self._run_stream(ExecStream(WebSocket(self.connection, self.rfile), request, chosen, fault))
+        self._run_stream(ExecStream(WebSocket(self.connection, self.rfile), request, chosen, fault,
+                                    self.sandbox.container_runtime))
 
     def _attach(self, method: str, namespace: str, name: str, query: dict[str, list[str]]) -> None:
         self._discard_body()
