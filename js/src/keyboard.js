@@ -27,8 +27,8 @@ function legacyCopy(term) {
   term.focus();
   try {
     document.execCommand("copy");
-  } catch {
-    /* nothing more we can do */
+  } catch (error) {
+    console.warn("jupyter-k8stty: copying the selection failed", error);
   }
 }
 

@@ -149,8 +149,9 @@ export function createTerminal(themeNode, options, rows, guard = (_where, fn) =>
           addon.onContextLoss(guard("switching to the DOM renderer", useDomRenderer));
           term.loadAddon(addon);
           webgl = addon;
-        } catch {
-          webgl = null; // DOM renderer stays in charge
+        } catch (error) {
+          webgl = null; // the DOM renderer stays in charge
+          console.warn("jupyter-k8stty: WebGL renderer unavailable, using the DOM renderer", error);
         }
       }
       const refresh = guard("following the JupyterLab theme", () => api.refreshTheme());

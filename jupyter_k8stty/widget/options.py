@@ -190,9 +190,10 @@ def check_size(rows: Any, cols: Any = None) -> tuple[int, int | None]:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ArgumentError(f"{what} must be a whole number, got {value!r}")
-        if not low <= value <= high:
-            raise ArgumentError(f"{what} must be between {low} and {high}, got {value}")
-        sizes.append(int(value))
+        number = int(value)
+        if not low <= number <= high:
+            raise ArgumentError(f"{what} must be between {low} and {high}, got {number}")
+        sizes.append(number)
     rows_, cols_ = sizes
     assert rows_ is not None
     return rows_, cols_
