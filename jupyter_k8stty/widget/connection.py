@@ -31,7 +31,7 @@ from .input_pump import InputPump
 
 log = logging.getLogger("jupyter_k8stty")
 
-__all__ = ["EARLY_INPUT_LIMIT", "Connection", "ConnectionState", "OutputSink"]
+__all__ = ["EARLY_INPUT_LIMIT", "Connection", "ConnectionState", "OutputSink", "where_label"]
 
 #: Input typed while the session is still connecting is kept (up to this many bytes).
 EARLY_INPUT_LIMIT: int = 64 * 1024
@@ -358,3 +358,16 @@ class Connection:
         except StreamError as exc:
             # Not connected (any more): the next session starts with this size.
             log.debug("resize of %s not sent: %s", self.target, exc)
+
+
+def where_label(target: ExecTarget) -> str:
+    """``namespace/NAME`` as the user gave it, the namespace resolved from the kubeconfig if need be."""
+    name = target.name or f"-l {target.selector}"
+    namespace = target.namespace
+    if namespace is None:
+        try:
+            namespace = target.cluster().namespace
+        except Exception:  # no usable configuration yet: the session will say so
+            log.debug("no namespace for the placeholder of %s", target, exc_info=True)
+    return f"{namespace}/{name}" if namespace else name
+

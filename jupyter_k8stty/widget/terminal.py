@@ -40,7 +40,7 @@ from . import cells
 from .bridge import FLOW_WINDOW, TAIL_SIZE, Bridge
 from .bundle import load_bundle, loader_esm
 from .cells import close_all
-from .connection import Connection, ConnectionState
+from .connection import Connection, ConnectionState, where_label
 from .expect import ExpectCursor
 from .options import COLS_RANGE, ROWS_RANGE, check_options, check_size
 
@@ -161,7 +161,7 @@ class Terminal(anywidget.AnyWidget):
         self._bridge: Bridge | None = None
         bundle = load_bundle()
         super().__init__(rows=rows, options=options, _bundle_hash=bundle.hash if bundle else "",
-                         _where=_where_label(exec_target))
+                         _where=where_label(exec_target))
         _keep_frontend_routing(self.comm)
         label = str(exec_target)
         self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
@@ -435,16 +435,3 @@ def _keep_frontend_routing(comm: Any) -> None:
     """
     if comm is not None and hasattr(comm, "_reply_subshell_for"):
         comm._reply_subshell_for = lambda _data, default: default
-
-
-def _where_label(target: ExecTarget) -> str:
-    """``namespace/NAME`` as the user gave it, the namespace resolved from the kubeconfig if need be."""
-    name = target.name or f"-l {target.selector}"
-    namespace = target.namespace
-    if namespace is None:
-        try:
-            namespace = target.cluster().namespace
-        except Exception:  # no usable configuration yet: the session will say so
-            log.debug("no namespace for the placeholder of %s", target, exc_info=True)
-    return f"{namespace}/{name}" if namespace else name
-
