@@ -21,6 +21,7 @@ from jupyter_k8stty.sandbox.attach_stream import AttachStream
 from jupyter_k8stty.sandbox.containers import Container
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.faults import Fault
+from jupyter_k8stty.sandbox.mainproc import MainProcess
 from jupyter_k8stty.sandbox.pods import Pod
 from jupyter_k8stty.sandbox.process import ExecRequest
 from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subprotocol
@@ -28,7 +29,10 @@ from jupyter_k8stty.sandbox.websocket import WebSocket, accept_key, select_subpr
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
 
-__all__ = ["StreamRoutes", "bad_request"]
+__all__ = ["START_WAIT", "StreamRoutes", "bad_request"]
+
+#: How long attach waits for a declared container's main process to (re)start.
+START_WAIT = 2.0
 
 
 def bad_request(message: str) -> HTTPError:
@@ -146,14 +150,33 @@ class StreamRoutes:
         self._run_stream(ExecStream(WebSocket(self.connection, self.rfile), request, chosen, fault,
                                     self.sandbox.container_runtime))
 
+    def _main_process(self, pod: Pod, container: Container) -> MainProcess | None:
+        """Return the container's main process; ``None`` for an idle container.
+
+        A declared container's status follows its pod, so its process may be starting (or
+        restarting) still: it gets :data:`START_WAIT` seconds, then the kubelet's 500.
+        """
+        kubelet = self.sandbox.kubelet
+        if kubelet is None:
+            return None
+        if container.state is not None or not container.main_command(default_shell=False):
+            return kubelet.process(pod, container.name)
+        deadline = time.monotonic() + START_WAIT
+        while (process := kubelet.process(pod, container.name)) is None:
+            if time.monotonic() > deadline or self.sandbox.stopping:
+                raise HTTPError(500, apistatus.status_body(
+                    500, f'unable to upgrade connection: container not found ("{container.name}")',
+                    "InternalError"))
+            time.sleep(0.02)
+        return process
+
     def _attach(self, method: str, namespace: str, name: str, query: dict[str, list[str]]) -> None:
         self._discard_body()
         pod = self._pod(namespace, name)
         container = self._running_container(pod, query, "attach")
         streams = self._stream_flags(query)
+        process = self._main_process(pod, container)
         chosen, _ = self._upgrade(method, "attach")
-        kubelet = self.sandbox.kubelet
-        process = kubelet.process(pod, container.name) if kubelet is not None else None
         self._run_stream(AttachStream(
             WebSocket(self.connection, self.rfile), process,
             stdin=streams["stdin"] and container.stdin, stdout=streams["stdout"],
