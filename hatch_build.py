@@ -19,7 +19,11 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-BUNDLE = ("jupyter_k8stty/static/widget.js", "jupyter_k8stty/static/widget.css")
+BUNDLE = (
+    "jupyter_k8stty/static/widget.js",
+    "jupyter_k8stty/static/widget.css",
+    "jupyter_k8stty/static/loader.js",
+)
 
 
 def _newest_mtime(paths: list[Path]) -> float:
