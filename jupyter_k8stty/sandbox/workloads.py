@@ -10,6 +10,7 @@ than building a :class:`Workload` by hand.
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import hashlib
 import threading
@@ -250,7 +251,7 @@ class WorkloadStore:
         with self._lock:
             return {ns for _, ns, _ in self._items}
 
-    def _matching_pods(self, workload: Workload) -> list[Any]:
+    def _matching_pods(self, workload: Workload) -> builtins.list[Any]:
         return [p for p in self._pods.list(workload.namespace)
                 if all(p.spec.labels.get(k) == v for k, v in workload.selector.items())]
 
