@@ -7,10 +7,8 @@ in :mod:`.podwrites`, watches in :mod:`.watch`, exec and attach in :mod:`.stream
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import ssl
-import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from jupyter_k8stty.exec.kinds import Kind
 from jupyter_k8stty.sandbox import apistatus, discovery, nodes, podwrites, watch
 from jupyter_k8stty.sandbox.apistatus import HTTPError
+from jupyter_k8stty.sandbox.bodies import MAX_BODY, RequestBodies
 from jupyter_k8stty.sandbox.kubelet import Kubelet
 from jupyter_k8stty.sandbox.pods import Pod, PodStore, human_duration, pod_list, pod_table
 from jupyter_k8stty.sandbox.process import log
@@ -72,16 +71,6 @@ _ROUTES = [(re.compile(pattern), name) for pattern, name in (
 #: Discovery needs no permission, like the system:discovery role.
 _PUBLIC_ROUTES = {"version", "api", "apis", "core_v1", "api_group", "group_resources"}
 
-#: The largest request body accepted: the API server's own limit (3 MiB).
-MAX_BODY = 3 * 1024 * 1024
-#: A request body must arrive within this many seconds once reading starts.
-BODY_TIMEOUT = 10.0
-#: After refusing a body unread, what the client keeps sending is dropped for at most
-#: this long (and this much) before the connection closes, as Go's server lingers.
-LINGER = 0.5
-LINGER_BYTES = 4 * 1024 * 1024
-
-
 _bad_request = bad_request
 #: The RBAC verb of each HTTP method on a named object.
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -101,17 +90,12 @@ def _found(document: dict[str, Any] | None) -> dict[str, Any]:
     return document
 
 
-class SandboxHandler(StreamRoutes, BaseHTTPRequestHandler):
+class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
     """Serves one connection; keep-alive like a real API server, since kubectl reuses them."""
 
     protocol_version = "HTTP/1.1"
     server_version = "k8stty-sandbox"
     sys_version = ""
-    _body_read = False
-    _body_left: int | None = 0
-    _expect_continue = False
-    _continue_pending = False
-
     @property
     def sandbox(self) -> Sandbox:
         """The :class:`Sandbox` this connection belongs to."""
@@ -137,136 +121,6 @@ class SandboxHandler(StreamRoutes, BaseHTTPRequestHandler):
             log(f"internal error serving {self.client_address[0]}: {exc!r}")
 
     # ---- plumbing -------------------------------------------------------
-
-    def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, obj: dict[str, Any], code: int = 200) -> None:
-        self._send(code, json.dumps(obj, separators=(",", ":")).encode())
-
-    def handle_expect_100(self) -> bool:
-        """Answer ``Expect: 100-continue`` only when the body is read, as Go's server does.
-
-        http.server's default says "continue" at once, which would invite a body the
-        sandbox may refuse unread (no credentials, too large).
-        """
-        self._continue_pending = True
-        return True
-
-    def _body_length(self) -> int | None:
-        """Return the request's ``Content-Length`` (0 without one), ``None`` when chunked.
-
-        Raises:
-            HTTPError: the header is not one non-negative decimal number (400).
-        """
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return None
-        values = {v.strip() for v in self.headers.get_all("Content-Length") or []}
-        if not values:
-            return 0
-        value = values.pop()
-        if values or not value.isdigit() or not value.isascii() or len(value) > 18:
-            shown = value if not values else ", ".join(sorted({value, *values}))
-            raise HTTPError(400, f'400 Bad Request: bad Content-Length: "{shown[:40]}"'.encode())
-        return int(value)
-
-    def _discard_body(self) -> None:
-        """Read and drop the request body, once per request (errors may call it again).
-
-        Bodies are read in small pieces and within :data:`BODY_TIMEOUT`; a chunked body
-        is not read at all: the connection closes after the answer instead.
-        """
-        if self._body_read:
-            return
-        self._body_read = True
-        left = self._body_left
-        if left is None:
-            self.close_connection = True
-            return
-        if not left:
-            return
-        if self._expect_continue:
-            self._expect_continue = False
-            self.send_response_only(100)
-            self.end_headers()
-        self.connection.settimeout(BODY_TIMEOUT)
-        try:
-            while left > 0:
-                chunk = self.rfile.read(min(left, 64 * 1024))
-                if not chunk:
-                    self.close_connection = True
-                    return
-                left -= len(chunk)
-        finally:
-            self.connection.settimeout(None)
-
-    def _refuse_unread(self, code: int, body: bytes, content_type: str = "application/json") -> None:
-        """Answer without reading the body, then close the connection.
-
-        What the client still sends is read and dropped for a moment (at most
-        :data:`LINGER` seconds and :data:`LINGER_BYTES`), so it sees the answer rather
-        than a connection reset; nothing is kept, so memory does not grow.
-        """
-        self._body_read = True
-        if self._body_left == 0:  # nothing unread: the connection stays usable
-            self._send(code, body, content_type)
-            return
-        self.close_connection = True
-        self._send(code, body, content_type)
-        deadline = time.monotonic() + LINGER
-        drained = 0
-        try:
-            while drained < LINGER_BYTES:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.connection.settimeout(remaining)
-                data = self.connection.recv(64 * 1024)
-                if not data:
-                    break
-                drained += len(data)
-        except (OSError, ValueError):
-            pass
-
-    def _read_body(self) -> bytes:
-        """Read the request body (within :data:`BODY_TIMEOUT`), once per request.
-
-        Raises:
-            HTTPError: a chunked body (400; clients send a length for API objects).
-        """
-        if self._body_read:
-            return b""
-        left = self._body_left
-        if left is None:
-            self._discard_body()
-            raise _bad_request("the sandbox needs a Content-Length for request bodies")
-        self._body_read = True
-        if not left:
-            return b""
-        if self._expect_continue:
-            self._expect_continue = False
-            self.send_response_only(100)
-            self.end_headers()
-        self.connection.settimeout(BODY_TIMEOUT)
-        chunks = []
-        try:
-            while left > 0:
-                chunk = self.rfile.read(min(left, 64 * 1024))
-                if not chunk:
-                    self.close_connection = True
-                    break
-                chunks.append(chunk)
-                left -= len(chunk)
-        finally:
-            self.connection.settimeout(None)
-        return b"".join(chunks)
 
     def _attributes(self, route: str, params: dict[str, str], method: str,
                     query: dict[str, list[str]]) -> Attributes:
