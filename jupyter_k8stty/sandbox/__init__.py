@@ -1,9 +1,13 @@
 """A local Kubernetes API server stand-in, so demos and tests need no cluster.
 
-It serves discovery, pods, namespaces and websocket exec over real TLS with
-bearer-token auth, and writes a kubeconfig that ``kubectl`` and the Python
-client accept. Exec runs the command on this machine, in a per-container
-working directory, in a PTY (``tty=true``) or with pipes.
+It serves discovery, pods, namespaces, nodes and websocket exec and attach over real
+TLS with bearer-token auth, RBAC users and impersonation, and writes a kubeconfig that
+``kubectl`` and the Python client accept. Exec runs the command on this machine, in a
+per-container working directory, in a PTY (``tty=true``) or with pipes; a container's
+main process (``PodSpec(commands=...)``) is what attach joins. Ephemeral debug
+containers (``kubectl debug POD``), node debug pods (``kubectl debug node/NAME``), image
+pull failures and Pod Security admission behave as on a cluster (see
+:mod:`.kubelet`, :mod:`.podwrites`, :mod:`.podsecurity`).
 
 The sandbox needs the ``demo`` extra (``pip install "jupyter-k8stty[demo]"``, for
 ``cryptography``). Its names are imported on first use, so importing this package (as
@@ -17,10 +21,11 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from jupyter_k8stty.sandbox.nodes import NodeSpec
     from jupyter_k8stty.sandbox.pods import PodSpec, default_pods
     from jupyter_k8stty.sandbox.server import Sandbox
 
-__all__ = ["DEMO_EXTRA", "PodSpec", "Sandbox", "default_pods", "missing_extra"]
+__all__ = ["DEMO_EXTRA", "NodeSpec", "PodSpec", "Sandbox", "default_pods", "missing_extra"]
 
 #: The command that installs what the sandbox and the demo need.
 DEMO_EXTRA = 'pip install "jupyter-k8stty[demo]"'
@@ -53,6 +58,10 @@ def __getattr__(name: str) -> Any:
         from jupyter_k8stty.sandbox import pods
 
         return getattr(pods, name)
+    if name == "NodeSpec":
+        from jupyter_k8stty.sandbox.nodes import NodeSpec
+
+        return NodeSpec
     if name == "Sandbox":
         from jupyter_k8stty.sandbox.server import Sandbox
 
