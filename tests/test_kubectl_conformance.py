@@ -219,6 +219,18 @@ def test_kubectl_debug_node_opens_a_host_shell_and_delete_cleans_up(
     assert result.returncode != 0 and f'pods "{name}" not found' in result.stderr
 
 
+def test_kubectl_run_it_rm_creates_attaches_and_deletes_a_pod(
+        k8s_sandbox_factory: Callable[..., Sandbox], tmux: Tmux) -> None:
+    kc = k8s_sandbox_factory().kubeconfig_path
+    start_kubectl(tmux, kc, "run -it --rm scratch --image=busybox --restart=Never -- sh")
+    tmux.wait_for("If you don't see a command prompt")
+    type_line(tmux, "echo run-$((6*7))")
+    tmux.wait_for("run-42")
+    type_line(tmux, "exit")
+    assert 'pod "scratch" deleted' in tmux.wait_for("KUBECTL-EXIT=0")
+    assert "scratch" not in kubectl(kc, "get", "pods", "-o", "name").stdout
+
+
 def test_kubectl_delete_stops_a_running_node_pod(k8s_sandbox_factory: Callable[..., Sandbox]) -> None:
     kc = k8s_sandbox_factory().kubeconfig_path
     result = kubectl(kc, "debug", "node/sandbox-gpu", "--image=busybox", "--", "sleep", "600")

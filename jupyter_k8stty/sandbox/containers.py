@@ -175,7 +175,7 @@ class Container:
         return str(target) if target else None
 
     def main_command(self, default_shell: bool = True) -> tuple[str, ...]:
-        """Return the main process: ``command`` + ``args``, else the image's shell (``()``: none).
+        """Return the main process: ``command`` + ``args``, else ``args``, else the image's shell.
 
         ``default_shell=False`` leaves a container without ``command`` idle (the sandbox's
         declared pods), where a created or ephemeral container runs its image's shell.
@@ -186,8 +186,8 @@ class Container:
             return (*command, *args)
         if not default_shell:
             return ()
-        if args:
-            return (*DEFAULT_SHELL, *args) if has_shell(self.image) else tuple(args)
+        if args:  # the images the sandbox knows have no entrypoint: args are the command
+            return tuple(args)
         return DEFAULT_SHELL if has_shell(self.image) else ()
 
     def executables(self) -> tuple[str, ...] | None:
