@@ -93,6 +93,16 @@ def test_json_and_merge_patches_are_accepted(fresh_sandbox: Sandbox, content_typ
     assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["debugger-ab12c"]
 
 
+def test_put_replaces_the_list_from_a_whole_pod(fresh_sandbox: Sandbox) -> None:
+    code, pod = api_request(fresh_sandbox, "GET", f"{DEMO}/ephemeralcontainers")
+    pod["spec"]["ephemeralContainers"] = [debug_container()]
+    pod["spec"]["containers"][0]["image"] = "ignored:1"  # the subresource changes nothing else
+    code, updated = api_request(fresh_sandbox, "PUT", f"{DEMO}/ephemeralcontainers", pod)
+    assert code == 200, updated
+    assert [c["name"] for c in updated["spec"]["ephemeralContainers"]] == ["debugger-ab12c"]
+    assert updated["spec"]["containers"][0]["image"] != "ignored:1"
+
+
 def test_a_second_debug_container_keeps_the_first(fresh_sandbox: Sandbox) -> None:
     assert add_debug(fresh_sandbox)[0] == 200
     # kubectl's patch for a pod that already has one names both in $setElementOrder.

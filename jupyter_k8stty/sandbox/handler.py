@@ -76,7 +76,8 @@ _bad_request = bad_request
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 #: The (route, method) pairs that write, and the handler method serving each.
 _WRITES = {("pods", "POST"): "_create_pod", ("pod", "DELETE"): "_delete_pod",
-           ("ephemeralcontainers", "PATCH"): "_patch_ephemeral"}
+           ("ephemeralcontainers", "PATCH"): "_patch_ephemeral",
+           ("ephemeralcontainers", "PUT"): "_put_ephemeral"}
 
 
 _NOT_FOUND = apistatus.status_body(404, "the server could not find the requested resource",
@@ -390,6 +391,12 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
         self._json(podwrites.delete_pod(self._store(), self._kubelet(),
                                         params["namespace"], params["name"], body,
                                         self.headers.get("Content-Type", "")))
+
+    def _put_ephemeral(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
+        body = self._read_body()
+        pod = self._pod(params["namespace"], params["name"])
+        self._json(podwrites.replace_ephemeral_containers(
+            self._store(), pod, body, self.headers.get("Content-Type", "")))
 
     def _patch_ephemeral(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         body = self._read_body()

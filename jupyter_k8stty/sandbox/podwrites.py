@@ -21,7 +21,8 @@ from jupyter_k8stty.sandbox.kubelet import Kubelet
 from jupyter_k8stty.sandbox.patch import PATCH_TYPES, PatchError, apply_patch
 from jupyter_k8stty.sandbox.pods import Pod, PodSpec, PodStore
 
-__all__ = ["FieldError", "create_pod", "delete_pod", "patch_ephemeral_containers"]
+__all__ = ["FieldError", "create_pod", "delete_pod", "patch_ephemeral_containers",
+           "replace_ephemeral_containers"]
 
 _LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_MESSAGE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
@@ -170,30 +171,44 @@ def patch_ephemeral_containers(store: PodStore, pod: Pod, body: bytes,
         raise HTTPError(415, status_body(
             415, "the body of the request was in an unknown format - accepted media types "
             f"include: {', '.join(PATCH_TYPES)}", "UnsupportedMediaType"))
-    current = pod.to_json()
     try:
-        patched = apply_patch(current, body, media)
+        patched = apply_patch(pod.to_json(), body, media)
     except PatchError as exc:
         raise HTTPError(exc.code, status_body(exc.code, str(exc), "BadRequest" if exc.code == 400
                                               else "Invalid")) from None
-    spec: dict[str, Any] = patched["spec"] if isinstance(patched.get("spec"), dict) else {}
-    new = spec.get("ephemeralContainers") or []
-    if not isinstance(new, list):
-        raise HTTPError(400, status_body(400, "spec.ephemeralContainers must be a list",
-                                         "BadRequest"))
-    new = [default_container(c) if isinstance(c, dict) else c for c in new]
-    errors = validate_ephemeral(pod, new)
-    if errors:
-        raise invalid(pod.spec.name, errors)
-    podsecurity.admit(pod.spec.name, {**current["spec"], "ephemeralContainers": new},
-                      pod.security_level)
-    added = [c for c in new if c["name"] not in pod.ephemeral]
+    return _set_ephemeral_containers(store, pod, patched)
 
-    def add(p: Pod) -> None:
-        for c in added:
-            p.add_ephemeral(c)
-    if added:
-        store.change(pod, add)
+
+def replace_ephemeral_containers(store: PodStore, pod: Pod, body: bytes,
+                                 content_type: str = "application/json") -> dict[str, Any]:
+    """Serve ``PUT pods/NAME/ephemeralcontainers``: the body is the whole Pod; return it updated.
+
+    Raises:
+        HTTPError: as :func:`patch_ephemeral_containers`, and 400 for a body that is not a Pod.
+    """
+    return _set_ephemeral_containers(store, pod, _decode(body, content_type))
+
+
+def _set_ephemeral_containers(store: PodStore, pod: Pod, wanted: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = wanted["spec"] if isinstance(wanted.get("spec"), dict) else {}
+    new = spec.get("ephemeralContainers") or []
+    if not isinstance(new, list) or not all(isinstance(c, dict) for c in new):
+        raise HTTPError(400, status_body(400, "spec.ephemeralContainers must be a list of "
+                                         "objects", "BadRequest"))
+    new = [default_container(c) for c in new]
+
+    def update(p: Pod) -> None:
+        # Checked under the store's lock: two clients adding the same name cannot both win.
+        errors = validate_ephemeral(p, new)
+        if errors:
+            raise invalid(p.spec.name, errors)
+        podsecurity.admit(p.spec.name, {**p.to_json()["spec"], "ephemeralContainers": new},
+                          p.security_level)
+        for c in new:
+            if c["name"] not in p.ephemeral:
+                p.add_ephemeral(c)
+    if store.change(pod, update) is None and store.get(pod.spec.namespace, pod.spec.name) is not pod:
+        raise HTTPError(404, not_found("pods", pod.spec.name))
     return pod.to_json()
 
 

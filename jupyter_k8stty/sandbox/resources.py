@@ -65,7 +65,7 @@ CORE_EXTRAS: tuple[ApiResource, ...] = (
     ApiResource("namespaces", "Namespace", READ_VERBS, "namespace", namespaced=False, short=("ns",)),
     ApiResource("nodes", "Node", READ_VERBS, "node", namespaced=False, short=("no",)),
     ApiResource("pods/attach", "PodAttachOptions", ("create", "get")),
-    ApiResource("pods/ephemeralcontainers", "Pod", ("get", "patch")),
+    ApiResource("pods/ephemeralcontainers", "Pod", ("get", "patch", "update")),
     ApiResource("pods/exec", "PodExecOptions", ("create", "get")),
     ApiResource("pods/log", "Pod", ("get",)),
     ApiResource("pods/status", "Pod", ("get",)),
