@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from jupyter_k8stty import ExecSession
+from jupyter_k8stty import ApiError, ExecSession
 from jupyter_k8stty.errors import ArgumentError
+from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.exec.connect import attach_url, exec_url
 from jupyter_k8stty.exec.endpoint import attach_settings
+from jupyter_k8stty.sandbox import PodSpec, Sandbox
+
+from .helpers import EXPECT_TIMEOUT, OutputCollector, wait_until
 
 # ---- pure: the request and the container's settings --------------------------------------
 
@@ -62,3 +68,92 @@ def test_attach_takes_no_command():
         ExecSession("demo", ["sh"], attach=True)
     session = ExecSession("demo", attach=True)
     assert session.attach and session.command == []
+
+
+# ---- against the sandbox ------------------------------------------------------------------
+
+REPL = PodSpec("repl", commands={"main": ("sh", "-i")}, stdin=("main",), tty=("main",))
+TICKER = PodSpec("ticker", commands={"main": ("sh", "-c", "while true; do echo tick; sleep 0.1; done")})
+PLAIN = PodSpec("plain", commands={"main": ("sh", "-c", "read line; echo got:$line; sleep 30")},
+                stdin=("main",))
+
+
+@pytest.fixture
+def sb(k8s_sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
+    return k8s_sandbox_factory(pods=[REPL, TICKER, PLAIN], workloads=[])
+
+
+def attach(sandbox: Sandbox, pod: str, **kw) -> tuple[ExecSession, OutputCollector]:
+    session = ExecSession(pod, attach=True, kubeconfig=sandbox.kubeconfig_path, **kw)
+    out = OutputCollector()
+    session.on_output(out)
+    return session, out
+
+
+def main_pid(sandbox: Sandbox, pod: str) -> int | None:
+    process = sandbox.kubelet.process(sandbox.pods.get("default", pod), "main")
+    return process.pid if process is not None else None
+
+
+@pytest.mark.parametrize("protocols", [(protocol.V5_PROTOCOL, protocol.V4_PROTOCOL),
+                                       (protocol.V4_PROTOCOL,)])
+def test_attach_talks_to_the_main_process(k8s_sandbox_factory, protocols):
+    sandbox = k8s_sandbox_factory(pods=[REPL], workloads=[], protocols=protocols)
+    assert wait_until(lambda: main_pid(sandbox, "repl"))
+    session, out = attach(sandbox, "repl")
+    with session.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        assert session.protocol == protocols[0] and session.tty and not session.read_only
+        assert session.note is None and session.command == []
+        session.write(b"echo pid=$$\r")
+        assert int(out.expect(rb"pid=(\d+)").group(1)) == main_pid(sandbox, "repl")
+
+
+def test_resize_reaches_the_attached_terminal(sb):
+    assert wait_until(lambda: main_pid(sb, "repl"))
+    session, out = attach(sb, "repl", rows=24, cols=80)
+    with session.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        session.write(b"echo size=$(stty size)\r")
+        out.expect(rb"size=24 80")
+        session.resize(33, 101)
+        session.write(b"echo size=$(stty size)\r")
+        out.expect(rb"size=33 101")
+
+
+def test_detaching_never_kills_the_main_process(sb):
+    assert wait_until(lambda: main_pid(sb, "repl"))
+    pid = main_pid(sb, "repl")
+    session, out = attach(sb, "repl")
+    with session.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        session.write(b"KEEP=still-here\r")
+        out.expect(rb"KEEP=still-here")
+    assert session.status == "closed"
+    time.sleep(0.3)
+    assert main_pid(sb, "repl") == pid
+    again, out2 = attach(sb, "repl")
+    with again.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        again.write(b"echo $KEEP\r")
+        out2.expect(rb"\nstill-here")
+
+
+def test_a_container_without_stdin_is_read_only_and_says_so(sb):
+    session, out = attach(sb, "ticker")
+    with session.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        assert session.read_only and not session.stdin and not session.tty
+        assert session.note == ("container main was not started with stdin (stdin: true), so this "
+                                "terminal is read-only; container main did not allocate a TTY")
+        out.expect(rb"tick\ntick\n")
+
+
+def test_attach_without_a_tty_keeps_stdout_and_stderr(sb):
+    session, out = attach(sb, "plain")
+    with session.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        assert not session.tty and session.stdin
+        session.write(b"hello\n")
+        out.expect(rb"got:hello")
+
+
+def test_attach_to_a_completed_pod_is_refused(k8s_sandbox_factory):
+    sandbox = k8s_sandbox_factory()
+    session = ExecSession("finished", attach=True, kubeconfig=sandbox.kubeconfig_path)
+    with pytest.raises(ApiError, match="completed pod"):
+        session.start(deadline=time.monotonic() + EXPECT_TIMEOUT)

@@ -150,9 +150,11 @@ def _find(target: ExecTarget, cluster: ClusterConfig, command: list[str] | None,
     what = f"debug container {name}"
     wait_for_container(lookup, ref.namespace, ref.name, name, what=what, image=str(debug.image),
                        timeout=target.pod_running_timeout, on_wait=on_wait)
+    note = (f"debug container {name} ({debug.image}) added to pod {ref.name}; ephemeral "
+            "containers stay in the pod until it is deleted")
     if command is None:
-        return Endpoint(ref.namespace, ref.name, name, None, True, True, debug_container=name)
-    return Endpoint(ref.namespace, ref.name, name, command, tty, stdin, debug_container=name)
+        return Endpoint(ref.namespace, ref.name, name, None, True, True, note, debug_container=name)
+    return Endpoint(ref.namespace, ref.name, name, command, tty, stdin, note, debug_container=name)
 
 
 def _node_endpoint(target: ExecTarget, cluster: ClusterConfig, namespace: str,
@@ -173,6 +175,8 @@ def _node_endpoint(target: ExecTarget, cluster: ClusterConfig, namespace: str,
     except BaseException:
         pod.delete()
         raise
+    host = "; the host's / is at /host" if debug.settings.host_root else ""
+    note = f"debug pod {pod.name} on node {node} ({debug.image}){host}; deleted when this ends"
     if command is None:
-        return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, None, True, True, node_pod=pod)
-    return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, command, tty, stdin, node_pod=pod)
+        return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, None, True, True, note, node_pod=pod)
+    return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, command, tty, stdin, note, node_pod=pod)

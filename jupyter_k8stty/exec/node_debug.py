@@ -5,8 +5,10 @@ is read first (so a typo ends with close matches, as for pods), then the pod fro
 :func:`~jupyter_k8stty.exec.profiles.node_debug_pod` is created in the target's
 namespace. Unlike kubectl, which leaves the pod for ``kubectl delete pod``, the session
 deletes it when it ends, and whatever is still alive when the interpreter exits (a
-kernel shutdown) is deleted by an ``atexit`` hook. A kernel that is killed outright
-cannot clean up: such pods carry ``app.kubernetes.io/managed-by=kubectl-debug``.
+kernel shutdown) is deleted by an ``atexit`` hook, registered anew with each pod so that
+it runs before the ``kubernetes`` client removes its temporary certificate files. A
+kernel that is killed outright cannot clean up: such pods carry
+``app.kubernetes.io/managed-by=kubectl-debug``.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class NodeDebugPod:
         self._lock = threading.Lock()
         with _live_lock:
             _live[id(self)] = self
+        # Last registered runs first: before the kubernetes client's clean-up removes the
+        # CA and key files it wrote for this configuration (which would fail the DELETE).
+        atexit.unregister(_delete_leftovers)
+        atexit.register(_delete_leftovers)
 
     def __repr__(self) -> str:
         return f"<NodeDebugPod {self.namespace}/{self.name} on {self.node}>"
@@ -102,7 +108,6 @@ def live_node_debug_pods() -> list[NodeDebugPod]:
         return list(_live.values())
 
 
-@atexit.register
 def _delete_leftovers() -> None:
     """Delete the node debug pods still alive when the interpreter exits (kernel shutdown)."""
     for pod in live_node_debug_pods():

@@ -148,7 +148,8 @@ class ExecSession(SessionEvents, SessionInput):
         self.container: str | None = self.target.container
         self.resolve = resolve or not self.target.parsed.is_pod
         #: How the container was chosen when the pod has several, e.g.
-        #: ``Defaulted container "main" out of: main, sidecar``; else ``None``.
+        #: ``Defaulted container "main" out of: main, sidecar``, what was created for the
+        #: session (a debug container or pod), or that an attach is read-only; else ``None``.
         self.note: str | None = None
         #: While waiting for a pod to run: ``Pending`` or why its container is not running.
         self.phase_note: str | None = None
