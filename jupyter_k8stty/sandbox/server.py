@@ -455,6 +455,8 @@ class Sandbox:
 
         Every connection is dropped and every exec process killed, like an API server
         (or the node behind it) going away; for ``downtime`` seconds nothing listens.
+        Containers' main processes keep running: attached clients are dropped, and may
+        attach again.
         """
         with self._lock:
             server, thread, certs = self._server, self._thread, self._certs
