@@ -162,3 +162,22 @@ def test_attach_refusals_match_exec(sb: Sandbox) -> None:
     assert err.value.status_code == 404
     # Exec still runs a new process next to the main one.
     assert run_exec(sb, "repl", ["echo", "beside"]).stdout == b"beside\n"
+
+
+def test_a_restart_drops_attached_clients_but_not_the_process(sb: Sandbox) -> None:
+    assert wait_for(lambda: main_pid(sb, "repl"), READ_TIMEOUT)
+    pid = main_pid(sb, "repl")
+    ws = open_attach(sb, "repl", stdin=True, tty=True)
+    type_in(ws, "kept = 'yes'; print('before', kept)\r")
+    read_until(ws, b"before yes")
+    sb.restart()
+    with pytest.raises((websocket.WebSocketConnectionClosedException, OSError, AssertionError)):
+        read_until(ws, b"never", timeout=3)
+    ws.close()
+    assert main_pid(sb, "repl") == pid
+    again = open_attach(sb, "repl", stdin=True, tty=True)
+    try:
+        type_in(again, "print('after', kept)\r")
+        read_until(again, b"after yes")
+    finally:
+        again.close()
