@@ -160,9 +160,9 @@ def test_close_ends_reader_thread_and_hangs_up_the_shell(kubeconfig):
     pid = int(out.expect(rb"(\d+)\r?\n").group(1))
     s.close()
     assert s.status == "closed" and s.exit_code is None
-    for thread in (s._reader, s._keepalive_thread):
-        thread.join(5)
-        assert not thread.is_alive()
+    s._reader.join(5)
+    assert not s._reader.is_alive()
+    assert not s._keepalive.watched
     assert wait_until(lambda: not process_alive(pid)), "the pod's shell should get a hang-up"
     with pytest.raises(StreamError):
         s.write(b"too late")
@@ -344,3 +344,20 @@ def test_falls_back_to_v4_when_the_server_has_no_v5(tmp_path):
         with pytest.raises(StreamError, match="v4, which cannot close stdin"):
             cat.close_stdin()
         cat.close()
+
+
+def test_every_session_shares_one_keepalive_thread(kubeconfig):
+    import threading
+
+    from jupyter_k8stty.exec.keepalive import watcher_thread
+
+    sessions = [ExecSession("demo", ["sleep", "30"], tty=False, kubeconfig=kubeconfig, keepalive=0.2,
+                            keepalive_timeout=2).start() for _ in range(6)]
+    names = [t.name for t in threading.enumerate()]
+    assert names.count("k8stty-keepalive") == 1
+    assert not [n for n in names if n.startswith("k8stty-keepalive-")]
+    time.sleep(1.0)  # several pings each, all answered
+    assert all(s.keepalive_stats[0] >= 2 and not s.done for s in sessions)
+    for s in sessions:
+        s.close()
+    assert wait_until(lambda: watcher_thread() is None), "the keepalive thread outlived its sessions"

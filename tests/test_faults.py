@@ -71,10 +71,10 @@ def assert_ended(s: ExecSession, status: str = "error", *, within: float = FAILU
     s.wait(within)
     assert s.done, f"{s!r} still running after {within} s"
     assert s.status == status, (s.status, s.error)
-    for thread in (s._reader, s._keepalive_thread):
-        if thread is not None:
-            thread.join(max(0.1, within - (time.monotonic() - started)))
-            assert not thread.is_alive(), f"{thread.name} outlived the session"
+    if s._reader is not None:
+        s._reader.join(max(0.1, within - (time.monotonic() - started)))
+        assert not s._reader.is_alive(), f"{s._reader.name} outlived the session"
+    assert s._keepalive is None or not s._keepalive.watched, "the keepalive outlived the session"
 
 
 def assert_still_works(s: ExecSession, out: OutputCollector, tag: str = "ALIVE") -> None:

@@ -4,7 +4,7 @@ Where it connects (a container, its main process, a new debug container, a node 
 pod) is decided by :mod:`.endpoint`; this module runs the stream.
 
 Threads: ``k8stty-reader-NS/POD`` reads frames (:mod:`.reader`);
-``k8stty-keepalive-NS/POD`` pings a quiet peer (:mod:`.keepalive`). Both are
+``k8stty-keepalive`` (one for every session) pings quiet peers (:mod:`.keepalive`). Both are
 daemons and end with the session. ``write``, ``resize``, ``close_stdin``,
 ``acknowledge`` and ``close`` may be called from any thread: sends are serialised by
 ``websocket-client``'s lock. Reading and writing one TLS connection from two threads
@@ -186,7 +186,7 @@ class ExecSession(SessionEvents, SessionInput):
         self._pings = 0
         self._frames: FrameReader | None = None
         self._reader: threading.Thread | None = None
-        self._keepalive_thread: threading.Thread | None = None
+        self._keepalive: Keepalive | None = None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -306,11 +306,11 @@ class ExecSession(SessionEvents, SessionInput):
                 self.resize(min(rows + 1, MAX_ROWS), min(cols + 1, MAX_COLS))
             self.resize(rows, cols)
         if self.keepalive and self.keepalive > 0:
-            self._keepalive_thread = Keepalive(
+            self._keepalive = Keepalive(
                 label, interval=self.keepalive, timeout=self.keepalive_timeout, done=self._done,
                 last_frame=lambda: frames.last_frame, paused=lambda: self._gate.paused,
                 ping=self._ping, fail=self._fail,
-            ).start().thread
+            ).start()
         return self
 
     def wait(self, timeout: float | None = None) -> int | None:
@@ -433,5 +433,7 @@ class ExecSession(SessionEvents, SessionInput):
             self._done.set()
             callbacks, self._exit_callbacks = self._exit_callbacks, []
         self._gate.release()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
         for callback in callbacks:
             self._run_exit_callback(callback)
