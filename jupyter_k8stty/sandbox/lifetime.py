@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["die_with_parent", "guard", "release", "sweep_stale", "temp_prefix"]
+__all__ = ["die_with_parent", "guard", "release", "start_guardian", "sweep_stale", "temp_prefix"]
 
 _PR_SET_PDEATHSIG = 1
 _STALE_RE = re.compile(r"^k8stty-sandbox-(?:[a-z]+-)?(\d+)-")
@@ -116,6 +116,10 @@ class _Guardian:
         self._owner = os.getpid()
         return self._proc
 
+    def start(self) -> None:
+        with self._lock:
+            self._pipe()
+
     def send(self, op: str, pgid: int) -> None:
         with self._lock:
             proc = self._pipe()
@@ -129,6 +133,11 @@ class _Guardian:
 
 
 _guardian = _Guardian()
+
+
+def start_guardian() -> None:
+    """Start the guardian now (if it is not running), so no pod process ever lacks one."""
+    _guardian.start()
 
 
 def guard(pgid: int) -> None:

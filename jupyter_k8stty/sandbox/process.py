@@ -122,6 +122,8 @@ def spawn(req: ExecRequest) -> Spawned:
         OSError: the process could not be started.
     """
     env = req.environment()
+    # The guardian first: a pod process must never exist without one watching it.
+    lifetime.start_guardian()
     if req.tty:
         if _SETSID is None:
             raise OSError("setsid (util-linux) is required for tty exec")
