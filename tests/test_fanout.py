@@ -162,12 +162,30 @@ def test_summary_table_in_text_and_html(workers):
     text = results.table()
     lines = text.splitlines()
     assert lines[0].split() == ["POD", "EXIT", "DURATION", "ERROR"]
+    # failures first, each group in the order the pods were listed
     assert lines[1].split()[:2] == ["w-7", "1"]
-    assert lines[2].split()[:2] == ["w-8", "0"]
-    assert lines[3].split()[:2] == ["ghost", "-"] and "not found" in lines[3]
+    assert lines[2].split()[:2] == ["ghost", "-"] and "not found" in lines[2]
+    assert lines[3].split()[:2] == ["w-8", "0"]
     assert lines[-1] == "3 pods: 1 exited 0, 2 failed"
     page = results._repr_html_()
-    assert page.count("<tr>") == 4 and "&quot;ghost&quot;" in page
+    assert page.startswith('<p class="k8stty-fanout-summary">3 pods: 1 exited 0, 2 failed</p>')
+    assert "&quot;ghost&quot;" in page
+    failures, folded = page.split("<details>")
+    assert failures.count("<td") == 8 and "w-8" in folded and "1 pod exited 0" in folded
+
+
+def test_a_thousand_results_stay_readable():
+    from jupyter_k8stty.exec.fanout_results import SHOWN_OK
+
+    results = FanoutResults()
+    for i in range(1000):
+        code = 1 if i in (17, 503) else 0
+        results[f"w-{i}"] = PodResult(["true"], code, name=f"w-{i}", pod=f"default/w-{i}")
+    page = results._repr_html_()
+    failures, folded = page.split("<details>")
+    assert failures.count("<tr>") == 3  # the header and the two failures, unfolded
+    assert "<summary>998 pods exited 0</summary>" in folded and SHOWN_OK < 998
+    assert results.table().splitlines()[1].split()[:2] == ["w-17", "1"]
 
 
 def test_how_strings_are_told_apart():

@@ -166,7 +166,8 @@ def test_unknown_path_and_method(sandbox: Sandbox) -> None:
     assert code == 404 and json.loads(body)["reason"] == "NotFound"
     code, body = raw_get(sandbox, "/apis/policy/v1")
     assert code == 404 and json.loads(body)["reason"] == "NotFound"
-    code, body = raw_get(sandbox, "/api/v1/namespaces/default/pods/demo", method="DELETE")
+    # DELETE and POST of pods are real operations now (node shells create and delete pods)
+    code, body = raw_get(sandbox, "/api/v1/namespaces/default/pods/demo", method="PUT")
     assert code == 405 and json.loads(body)["kind"] == "Status"
 
 

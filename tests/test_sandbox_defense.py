@@ -194,7 +194,7 @@ def test_small_bodies_are_read_and_the_connection_kept(sandbox_process) -> None:
     conn = connect(sb)
     try:
         for _ in range(2):  # the same connection serves a second request
-            conn.sendall(f"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: x\r\n"
+            conn.sendall(f"PUT /api/v1/namespaces/default/pods/demo HTTP/1.1\r\nHost: x\r\n"
                          f"Authorization: Bearer {sb.token}\r\nContent-Length: 5\r\n\r\n"
                          f"hello".encode())
             answer = read_head(conn, timeout=ANSWER_BOUND)

@@ -41,6 +41,27 @@ class PodResult(ExecResult):
         return self
 
 
+#: Pods that exited 0 shown unfolded in the HTML summary; more are folded under one line.
+SHOWN_OK: int = 20
+
+
+def _html_table(rows: list[tuple[str, str, str, str]]) -> str:
+    body = []
+    for name, code, duration, error in rows:
+        bad = code != "0" or error
+        style = ' style="color:var(--jp-error-color1,#c62828)"' if bad else ""
+        body.append(
+            f"<tr><td style=\"text-align:left\">{html.escape(name)}</td>"
+            f"<td{style}>{html.escape(code)}</td><td>{duration}</td>"
+            f"<td style=\"text-align:left\">{html.escape(error)}</td></tr>"
+        )
+    return (
+        "<table class=\"k8stty-fanout\"><thead><tr><th style=\"text-align:left\">pod</th>"
+        "<th>exit code</th><th>duration</th><th style=\"text-align:left\">error</th></tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
 class FanoutResults(dict):
     """``{pod name: PodResult}`` in the order pods were listed; shows as a summary table.
 
@@ -67,15 +88,28 @@ class FanoutResults(dict):
             return f"{total} {noun}: all exited 0"
         return f"{total} {noun}: {total - failed} exited 0, {failed} failed"
 
-    def _rows(self) -> list[tuple[str, str, str, str]]:
+    def _rows(self, *, ok: bool | None = None) -> list[tuple[str, str, str, str]]:
+        """Rows ``(pod, exit code, duration, note)``: failures first, then the rest, each in order.
+
+        ``ok`` keeps only the pods that exited 0 (``True``) or the others (``False``).
+        """
         rows = []
-        for name, r in self.items():
+        for name, r in sorted(self.items(), key=lambda item: item[1] is not None and item[1].ok):
+            if r is None:  # still running
+                if ok is not True:
+                    rows.append((name, "-", "-", "running"))
+                continue
+            if ok is not None and r.ok != ok:
+                continue
             code = "-" if r.exit_code is None else str(r.exit_code)
-            rows.append((name, code, f"{r.duration:.2f}s", r.error or ""))
+            note = r.error or ""
+            if r.truncated:
+                note = "; ".join(filter(None, [note, *r.cut_notes()]))
+            rows.append((name, code, f"{r.duration:.2f}s", note))
         return rows
 
     def table(self) -> str:
-        """Return the summary as a plain-text table (pod, exit code, duration, error)."""
+        """Return the summary as a plain-text table (pod, exit code, duration, error), failures first."""
         header = ("POD", "EXIT", "DURATION", "ERROR")
         rows = self._rows()
         widths = [max(len(header[i]), *(len(row[i]) for row in rows)) if rows else len(header[i])
@@ -88,21 +122,19 @@ class FanoutResults(dict):
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        body = []
-        for name, code, duration, error in self._rows():
-            bad = code != "0" or error
-            style = ' style="color:var(--jp-error-color1,#c62828)"' if bad else ""
-            body.append(
-                f"<tr><td style=\"text-align:left\">{html.escape(name)}</td>"
-                f"<td{style}>{html.escape(code)}</td><td>{duration}</td>"
-                f"<td style=\"text-align:left\">{html.escape(error)}</td></tr>"
-            )
-        return (
-            "<table class=\"k8stty-fanout\"><thead><tr><th style=\"text-align:left\">pod</th>"
-            "<th>exit code</th><th>duration</th><th style=\"text-align:left\">error</th></tr>"
-            f"</thead><tbody>{''.join(body)}</tbody></table>"
-            f"<p>{html.escape(self.summary())}</p>"
-        )
+        """Return the summary line, the failures in full, and the pods that exited 0 (folded when many)."""
+        failed, passed = self._rows(ok=False), self._rows(ok=True)
+        parts = [f"<p class=\"k8stty-fanout-summary\">{html.escape(self.summary())}</p>"]
+        if failed:
+            parts.append(_html_table(failed))
+        if passed and (len(passed) > SHOWN_OK or failed):
+            noun = "pod" if len(passed) == 1 else "pods"
+            open_ = "" if failed or len(passed) > SHOWN_OK else " open"
+            parts.append(f"<details{open_}><summary>{len(passed)} {noun} exited 0</summary>"
+                         f"{_html_table(passed)}</details>")
+        elif passed:
+            parts.append(_html_table(passed))
+        return "".join(parts)
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:
         printer.text("FanoutResults(...)" if cycle else self.table())
