@@ -31,6 +31,7 @@ from jupyter_k8stty.sandbox.streams import StreamRoutes, bad_request
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
+    from jupyter_k8stty.sandbox.workloads import WorkloadStore
 
 _POD_FIELDS = ("metadata.name", "metadata.namespace", "status.phase", "spec.nodeName",
                "spec.restartPolicy")
@@ -236,8 +237,7 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
         self._json(discovery.version(self.sandbox.kubernetes_version))
 
     def _get_api(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
-        host, port = self.server.server_address[:2]
-        self._json(discovery.api_versions(f"{host}:{port}"))
+        self._json(discovery.api_versions(f"{self.sandbox.host}:{self.sandbox.port}"))
 
     def _get_apis(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         self._json(discovery.api_group_list())
@@ -263,22 +263,29 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
             labels = parse_label_selector(query.get("labelSelector", [""])[0])
         except SelectorError as exc:
             raise _bad_request(str(exc)) from None
-        store = self.sandbox.workloads
+        store = self._workloads()
         items = [w for w in store.list(kind.plural, params.get("namespace")) if labels(w.labels)]
         self._json(store.list_json(kind, items))
 
     def _get_workload(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
         kind = self._workload_kind(params)
-        workload = self.sandbox.workloads.get(kind.plural, params["namespace"], params["name"])
+        store = self._workloads()
+        workload = store.get(kind.plural, params["namespace"], params["name"])
         if workload is None:
             raise HTTPError(404, apistatus.not_found(kind.plural, params["name"], kind.group))
-        self._json(self.sandbox.workloads.to_json(workload))
+        self._json(store.to_json(workload))
 
     def _include_object(self, query: dict[str, list[str]]) -> str:
         return query.get("includeObject", ["Metadata"])[0] or "Metadata"
 
     def _store(self) -> PodStore:
         store = self.sandbox.pods
+        if store is None:
+            raise RuntimeError("the Sandbox is not started")
+        return store
+
+    def _workloads(self) -> WorkloadStore:
+        store = self.sandbox.workloads
         if store is None:
             raise RuntimeError("the Sandbox is not started")
         return store
@@ -335,7 +342,7 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
         self.close_connection = True  # the client may have left mid-stream
 
     def _pod(self, namespace: str, name: str) -> Pod:
-        pod = self.sandbox.pods.get(namespace, name)
+        pod = self._store().get(namespace, name)
         if pod is None:
             raise HTTPError(404, apistatus.not_found("pods", name))
         return pod
@@ -405,7 +412,7 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
             self._store(), pod, body, self.headers.get("Content-Type", "")))
 
     def _get_namespaces(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
-        store = self.sandbox.pods
+        store = self._store()
         items = [store.namespace_json(ns) for ns in store.namespaces()]
         if self._wants_table():
             self._json(discovery.namespace_table(items, self._include_object(query)))
@@ -414,7 +421,7 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
                         "metadata": {"resourceVersion": "1"}, "items": items})
 
     def _get_namespace(self, params: dict[str, str], query: dict[str, list[str]]) -> None:
-        store, name = self.sandbox.pods, params["name"]
+        store, name = self._store(), params["name"]
         if name not in store.namespaces():
             raise HTTPError(404, apistatus.not_found("namespaces", name))
         if self._wants_table():

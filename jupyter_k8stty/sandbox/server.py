@@ -7,11 +7,12 @@ import os
 import secrets
 import shutil
 import socket
+import socketserver
 import ssl
 import tempfile
 import threading
 import time
-from http.server import HTTPServer, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -76,17 +77,20 @@ class _TLSServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the FQDN of the host, which can stall
         # for seconds on machines without working reverse DNS.
-        HTTPServer.__base__.server_bind(self)  # type: ignore[misc]
+        socketserver.TCPServer.server_bind(self)
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
-    def process_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+    # TCP only: requests are sockets, not the (data, socket) pairs of UDP servers.
+    def process_request(self, request: socket.socket,  # type: ignore[override]
+                        client_address: tuple[str, int]) -> None:
         if self.sandbox.stopping:
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
 
-    def finish_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+    def finish_request(self, request: socket.socket,  # type: ignore[override]
+                       client_address: tuple[str, int]) -> None:
         thread = threading.current_thread()
         with self.lock:
             self.threads.add(thread)
@@ -112,7 +116,7 @@ class _TLSServer(ThreadingHTTPServer):
             if self.sandbox.stopping:
                 return
             conn.settimeout(None)
-            self.RequestHandlerClass(conn, client_address, self)
+            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
         finally:
             with self.lock:
                 self.connections.discard(conn)
@@ -190,9 +194,9 @@ class Sandbox:
         self.container_runtime = container_runtime
         #: Runs the containers' main processes (see :mod:`.kubelet`); set by :meth:`start`.
         self.kubelet: Kubelet | None = None  # type: ignore[assignment]
-        if workloads is None:
-            workloads = default_workloads() if pods is None else []
-        self._initial_workloads = flatten(workloads)
+        declared: list[Workload | list[Workload]] = (
+            workloads if workloads is not None else list(default_workloads()) if pods is None else [])
+        self._initial_workloads = flatten(declared)
         self.workloads: WorkloadStore | None = None  # type: ignore[assignment]
         self.protocols = tuple(protocols)
         self._requested_port = port
