@@ -134,8 +134,9 @@ def shell_missing(command: Sequence[str] | None, text: str) -> bool:
     ``text`` is an exec error, or the output before exit code 126 or 127; ``command``'s
     program must be a shell (``sh``, ``bash`` ...) for a debug container to be the answer.
     """
-    return bool(command) and os.path.basename(str(command[0])) in SHELLS \
-        and _NOT_STARTED_RE.search(text) is not None
+    if not command:
+        return False
+    return os.path.basename(str(command[0])) in SHELLS and _NOT_STARTED_RE.search(text) is not None
 
 
 def one_line(error: BaseException | str) -> str:
