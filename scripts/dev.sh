@@ -50,6 +50,8 @@ case "${1:-}" in
         shift
         log "ruff"
         "$VENV/bin/ruff" check jupyter_k8stty tests benchmarks
+        log "mypy"
+        "$VENV/bin/mypy" jupyter_k8stty
         log "pytest"
         exec "$VENV/bin/pytest" "$@" ;;
     *)
