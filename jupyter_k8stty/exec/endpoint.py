@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, K8sTTYError
 from .api import release_connections
 from .client import ClusterConfig
 from .debug import add_debug_container, wait_for_container
+from .kinds import NODE
 from .node_debug import NodeDebugPod, create_node_debug_pod
+from .platform import DEFAULT_SHELL, WINDOWS_SHELL, PodOS, pod_os
 from .profiles import NODE_DEBUG_CONTAINER, DebugSpec
 from .resolve import _Lookup, resolve_pods
 from .target import ExecTarget
@@ -47,6 +49,7 @@ class Endpoint:
         note: a one-line note for the user (defaulted container, read-only attach).
         debug_container: the ephemeral container added for this session, if any.
         node_pod: the node debug pod created for this session, to delete when it ends.
+        os: the pod's operating system, when the pod was looked up.
     """
 
     namespace: str
@@ -58,6 +61,7 @@ class Endpoint:
     note: str | None = None
     debug_container: str | None = None
     node_pod: NodeDebugPod | None = None
+    os: PodOS | None = None
 
 
 def attach_settings(pod: dict[str, Any], container: str | None,
@@ -138,7 +142,10 @@ def _find(target: ExecTarget, cluster: ClusterConfig, command: list[str] | None,
                        cluster=cluster)[0]
     if debug is None:
         if command is not None:
-            return Endpoint(ref.namespace, ref.name, ref.container, command, tty, stdin, ref.note)
+            os = _os_of(target, cluster, ref.obj, connect_timeout, deadline)
+            if command == DEFAULT_SHELL and os == "windows":
+                command = list(WINDOWS_SHELL)
+            return Endpoint(ref.namespace, ref.name, ref.container, command, tty, stdin, ref.note, os=os)
         has_tty, has_stdin, note = attach_settings(ref.obj, ref.container, stdin)
         note = "; ".join(n for n in (ref.note, note) if n) or None
         return Endpoint(ref.namespace, ref.name, ref.container, None, has_tty, has_stdin, note)
@@ -155,6 +162,21 @@ def _find(target: ExecTarget, cluster: ClusterConfig, command: list[str] | None,
     if command is None:
         return Endpoint(ref.namespace, ref.name, name, None, True, True, note, debug_container=name)
     return Endpoint(ref.namespace, ref.name, name, command, tty, stdin, note, debug_container=name)
+
+
+def _os_of(target: ExecTarget, cluster: ClusterConfig, pod: dict[str, Any], connect_timeout: float,
+           deadline: float | None) -> PodOS:
+    """Return the pod's OS from its spec, else from its node's labels (nodes may be forbidden)."""
+    os = pod_os(pod)
+    node = (pod.get("spec") or {}).get("nodeName")
+    if os == "windows" or not node or (pod.get("spec") or {}).get("os"):
+        return os
+    try:
+        status, body = _Lookup(target, cluster, connect_timeout, deadline).fetch(NODE.path(None, node))
+    except K8sTTYError:
+        return os
+    labels = ((body or {}).get("metadata") or {}).get("labels") if status == 200 else None
+    return pod_os(pod, labels if isinstance(labels, dict) else None)
 
 
 def _node_endpoint(target: ExecTarget, cluster: ClusterConfig, namespace: str,

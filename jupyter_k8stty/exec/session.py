@@ -28,6 +28,7 @@ from .connect import open_exec_websocket
 from .endpoint import find_endpoint
 from .keepalive import Keepalive
 from .node_debug import NodeDebugPod
+from .platform import DEFAULT_SHELL, WINDOWS_HINT
 from .profiles import DebugSpec
 from .reader import FlowGate, FrameReader
 from .session_events import ExitCallback, OutputCallback, SessionEvents, _Cancelled
@@ -36,14 +37,6 @@ from .status import SessionStatus
 from .target import ExecTarget, TargetArgs
 
 log = logging.getLogger("jupyter_k8stty")
-
-#: Login shell with fallbacks, the way UI tools open a shell in an unknown image.
-DEFAULT_SHELL: list[str] = [
-    "sh",
-    "-c",
-    "if command -v bash >/dev/null 2>&1; then exec bash -l; "
-    "elif command -v ash >/dev/null 2>&1; then exec ash -l; else exec sh -l; fi",
-]
 
 #: Seconds of silence before a keepalive ping.
 DEFAULT_KEEPALIVE: float = 30.0
@@ -139,6 +132,8 @@ class ExecSession(SessionEvents, SessionInput):
         #: Whether the command could not start because the container has no shell
         #: (offer ``debug=`` then).
         self.no_shell: bool = False
+        #: ``linux`` or ``windows`` once the pod was looked up; ``None`` before or when not.
+        self.pod_os: str | None = None
         self._node_pod: NodeDebugPod | None = None
         self._head = bytearray()  # the start of a shell's output, to tell a missing shell
         self.pod: str = self.target.pod or str(self.target.name or f"-l {self.target.selector}")
@@ -265,6 +260,9 @@ class ExecSession(SessionEvents, SessionInput):
             self.namespace, self.pod, self.container, self.note = (end.namespace, end.pod,
                                                                    end.container, end.note)
             self.tty, self.stdin, self.phase_note = end.tty, end.stdin, None
+            self.pod_os = end.os
+            if end.command is not None:
+                self.command = end.command  # the Windows shell instead of the POSIX one
             with self._lock:
                 if self._status == "waiting":
                     self._status = "connecting"
@@ -423,7 +421,8 @@ class ExecSession(SessionEvents, SessionInput):
         if not self.attach and (status == "error" and shell_missing(self.command, error or "")
                                 or exit_code in (126, 127) and shell_missing(self.command, head)):
             self.no_shell = True
-            error = f"{error}: {NO_SHELL_HINT}" if error else None
+            hint = WINDOWS_HINT if self.pod_os == "windows" else NO_SHELL_HINT
+            error = f"{error}: {hint}" if error else None
         with self._lock:
             if self._done.is_set():
                 return
