@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from ..errors import CopyError
+from ..exec.platform import WINDOWS_HINT
 from ..exec.session import ExecSession
 
 __all__ = ["READY_AS", "READY_INTO", "RECEIVE_SCRIPT", "SEND_SCRIPT", "PodSide", "failure"]
@@ -81,6 +82,8 @@ def failure(session: ExecSession, side: PodSide, what: str) -> CopyError:
         return CopyError(f"{what} failed in {session.name}: {detail}", exit_code=code,
                          stderr=bytes(side.data))
     error = session.error or f"the session {session.status}"
+    if session.pod_os == "windows":
+        return CopyError(f"{WINDOWS_HINT} ({session.name})")
     if "executable file not found" in error and '"sh"' in error:
         return CopyError(f"the container has no sh; copying needs sh and tar in the image "
                          f"({session.name})")
