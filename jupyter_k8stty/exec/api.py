@@ -124,13 +124,7 @@ def api_get(
 ) -> tuple[int, Any]:
     """GET ``path`` on the cluster; return ``(status, parsed JSON or None)``.
 
-    Args:
-        cluster: the loaded configuration (server and credentials).
-        path: the API path, e.g. ``/api/v1/namespaces/default/pods``.
-        query: query parameters.
-        headers: extra headers such as ``Impersonate-User``; a name may repeat.
-        connect_timeout: seconds for TCP and TLS.
-        read_timeout: seconds for the answer once connected.
+    The arguments are :func:`api_request`'s.
 
     Raises:
         ApiError: the server could not be reached (``status`` ``None``).

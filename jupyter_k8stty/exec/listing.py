@@ -1,16 +1,33 @@
-"""Listings for pickers and completion: pods and namespaces of a context, as its user sees them."""
+"""Listings for pickers and completion: pods, namespaces and nodes, as the context's user sees them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from ..errors import TargetError
 from . import kinds
 from .api import DEFAULT_CONNECT_TIMEOUT, release_connections
+from .client import ClusterConfig
 from .resolve import _Lookup
 from .target import ExecTarget
 
-__all__ = ["get_pod", "list_namespaces", "list_pod_names", "list_pods"]
+__all__ = ["list_namespaces", "list_node_names", "list_pod_names", "list_pods"]
+
+
+@contextmanager
+def _looking_up(namespace: str | None, where: dict[str, Any],
+                connect_timeout: float) -> Iterator[tuple[_Lookup, ClusterConfig]]:
+    """Yield the lookup of a listing and its configuration; release the connections after.
+
+    A listing has no pod of its own: any valid name stands in for the target.
+    """
+    target = ExecTarget.of("listing", namespace=namespace, **where)
+    cluster = target.cluster()
+    try:
+        yield _Lookup(target, cluster, connect_timeout, None), cluster
+    finally:
+        release_connections(cluster)
 
 
 def list_pods(namespace: str | None = None, *, selector: str | None = None,
@@ -21,37 +38,27 @@ def list_pods(namespace: str | None = None, *, selector: str | None = None,
     :class:`~jupyter_k8stty.exec.target.TargetArgs`.
 
     Raises:
-        ConfigError, ApiError: as :func:`resolve_pods`.
+        ConfigError, ApiError: as :func:`~jupyter_k8stty.exec.resolve.resolve_pods`.
     """
-    target = _listing_target(namespace, where)
-    cluster = target.cluster()
-    lookup = _Lookup(target, cluster, connect_timeout, None)
-    try:
-        return lookup.list(kinds.POD, target.namespace_in(cluster), selector)
-    finally:
-        release_connections(cluster)
+    with _looking_up(namespace, where, connect_timeout) as (lookup, cluster):
+        return lookup.list(kinds.POD, namespace or cluster.namespace, selector)
 
 
 def list_pod_names(namespace: str | None = None, *,
                    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **where: Any) -> list[str]:
-    """Names of the pods in ``namespace`` (default: the context's), sorted.
+    """Return the names of the pods in ``namespace`` (default: the context's), sorted.
 
     Raises:
-        ConfigError, ApiError: as :func:`resolve_pods`.
+        ConfigError, ApiError: as :func:`~jupyter_k8stty.exec.resolve.resolve_pods`.
     """
     pods = list_pods(namespace, connect_timeout=connect_timeout, **where)
     return sorted(p["metadata"]["name"] for p in pods)
 
 
 def list_namespaces(*, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **where: Any) -> list[str]:
-    """Names of the namespaces the user may list; ``[context namespace]`` when forbidden."""
-    target = _listing_target(None, where)
-    cluster = target.cluster()
-    lookup = _Lookup(target, cluster, connect_timeout, None)
-    try:
+    """Return the namespaces the user may list; ``[context namespace]`` when forbidden."""
+    with _looking_up(None, where, connect_timeout) as (lookup, cluster):
         status, body = lookup.fetch("/api/v1/namespaces")
-    finally:
-        release_connections(cluster)
     if status == 200 and isinstance(body, dict):
         names = sorted(i["metadata"]["name"] for i in body.get("items") or [])
         return names or [cluster.namespace]
@@ -60,24 +67,11 @@ def list_namespaces(*, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **where
     return [cluster.namespace]
 
 
-def get_pod(name: str, namespace: str | None = None, **where: Any) -> dict[str, Any]:
-    """Return the pod object (JSON) ``namespace/name``.
+def list_node_names(*, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **where: Any) -> list[str]:
+    """Return the names of the cluster's nodes, sorted (for completion after ``node/``).
 
     Raises:
-        ApiError: not found (with close matches), forbidden, unreachable.
+        ConfigError, ApiError: no configuration, refused (``list nodes``), unreachable.
     """
-    target = ExecTarget.of(name, namespace=namespace, **where)
-    if not target.parsed.is_pod:
-        raise TargetError(f"{name!r} is not a pod name")
-    cluster = target.cluster()
-    lookup = _Lookup(target, cluster, DEFAULT_CONNECT_TIMEOUT, None)
-    try:
-        return lookup.get(kinds.POD, target.namespace_in(cluster), name)
-    finally:
-        release_connections(cluster)
-
-
-def _listing_target(namespace: str | None, where: dict[str, Any]) -> ExecTarget:
-    # A listing has no pod of its own: any valid name stands in for the target.
-    return ExecTarget.of("listing", namespace=namespace, **where)
-
+    with _looking_up(None, where, connect_timeout) as (lookup, cluster):
+        return sorted(n["metadata"]["name"] for n in lookup.list(kinds.NODE, cluster.namespace))

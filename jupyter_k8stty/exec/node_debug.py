@@ -20,11 +20,11 @@ from typing import Any
 
 from ..errors import DebugError, K8sTTYError, one_line
 from . import kinds
-from .api import DEFAULT_CONNECT_TIMEOUT, Headers, api_request, refusal, release_connections
+from .api import Headers, api_request, refusal, release_connections
 from .client import ClusterConfig
+from .listing import list_node_names  # re-exported: completion after node/ uses it
 from .profiles import DebugSpec, node_debug_pod, node_debug_pod_name
 from .resolve import _Lookup
-from .target import ExecTarget
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -153,21 +153,3 @@ def create_refusal(status: int, body: Any, *, server: str, context: str | None, 
     if status == 403:
         text += "; a node shell needs a Role that allows 'create', 'get' and 'delete' on 'pods'"
     return DebugError(text, status=error.status, reason=error.reason)
-
-
-def list_node_names(*, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, **where: Any) -> list[str]:
-    """Names of the cluster's nodes, sorted (for completion after ``node/``).
-
-    ``where`` takes ``context``, ``kubeconfig`` and the impersonation arguments of
-    :class:`~jupyter_k8stty.exec.target.TargetArgs`.
-
-    Raises:
-        ConfigError, ApiError: no configuration, refused (``list nodes``), unreachable.
-    """
-    target = ExecTarget.of("listing", **where)
-    cluster = target.cluster()
-    lookup = _Lookup(target, cluster, connect_timeout, None)
-    try:
-        return sorted(n["metadata"]["name"] for n in lookup.list(kinds.NODE, cluster.namespace))
-    finally:
-        release_connections(cluster)
