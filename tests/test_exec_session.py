@@ -360,4 +360,13 @@ def test_every_session_shares_one_keepalive_thread(kubeconfig):
     assert all(s.keepalive_stats[0] >= 2 and not s.done for s in sessions)
     for s in sessions:
         s.close()
-    assert wait_until(lambda: watcher_thread() is None), "the keepalive thread outlived its sessions"
+    assert not any(s._keepalive.watched for s in sessions)
+    # the thread ends with its last watch (other tests' sessions may still be watched)
+    assert wait_until(lambda: watcher_thread() is None or not _watched_elsewhere(sessions))
+
+
+def _watched_elsewhere(ours) -> bool:
+    from jupyter_k8stty.exec.keepalive import _WATCHER
+
+    with _WATCHER._cond:
+        return any(k not in {s._keepalive for s in ours} for k in _WATCHER._due)
