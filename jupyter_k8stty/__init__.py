@@ -32,10 +32,11 @@ from .exec import (
     run,
     run_many,
 )
+from .exec.persist import PersistentSession, sessions
 from .transfer import CopyError, copy_from, copy_to
 
 if TYPE_CHECKING:
-    from .widget import Terminal
+    from .widget import Player, Terminal
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,8 @@ __all__ = [
     "ExecTimeout",
     "FanoutResults",
     "K8sTTYError",
+    "PersistentSession",
+    "Player",
     "PodResult",
     "StreamError",
     "TargetError",
@@ -61,6 +64,7 @@ __all__ = [
     "load_ipython_extension",
     "run",
     "run_many",
+    "sessions",
 ]
 
 
@@ -71,6 +75,10 @@ def __getattr__(name: str) -> Any:
         from .widget import Terminal
 
         return Terminal
+    if name == "Player":
+        from .widget import Player
+
+        return Player
     raise AttributeError(f"module 'jupyter_k8stty' has no attribute {name!r}")
 
 

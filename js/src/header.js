@@ -30,10 +30,16 @@ export function createHeader(model, onReconnect, guard = (_where, fn) => fn) {
     const error = model.get("error") || "";
     title.textContent = model.get("title") || "";
     title.title = title.textContent;
+    const attempt = model.get("reconnect_attempt") || 0;
+    const reconnecting = attempt > 0 && (status === "connecting" || status === "waiting");
     pill.textContent =
       status === "exited" && exitCode !== null && exitCode !== undefined
         ? `exited ${exitCode}`
-        : status;
+        : reconnecting
+          ? `reconnecting (attempt ${attempt})\u2026`
+          : status;
+    if (reconnecting) pill.dataset.reconnectAttempt = String(attempt);
+    else delete pill.dataset.reconnectAttempt;
     pill.dataset.status = status;
     if (status === "exited" && exitCode !== null && exitCode !== undefined) {
       pill.dataset.exit = exitCode === 0 ? "ok" : "fail";
@@ -47,7 +53,8 @@ export function createHeader(model, onReconnect, guard = (_where, fn) => fn) {
     button.disabled = status === "connecting" || status === "waiting";
   });
 
-  const events = ["change:status", "change:exit_code", "change:error", "change:title"];
+  const events = ["change:status", "change:exit_code", "change:error", "change:title",
+    "change:reconnect_attempt"];
   for (const event of events) model.on(event, update);
   update();
 

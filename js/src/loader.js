@@ -107,7 +107,9 @@ function render(view) {
   const placeholder = () => {
     if (disposed || !line.isConnected) return;
     const where = model.get("_where") || model.get("title") || "a pod";
-    line.textContent = `terminal into ${where}: not connected`;
+    line.textContent = model.get("_view") === "player"
+      ? `${where}: the replay needs a running kernel`
+      : `terminal into ${where}: not connected`;
     line.title = "No live session behind this view: run the cell again to open a terminal.";
   };
   const fail = (error) => {

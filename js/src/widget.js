@@ -5,6 +5,7 @@
 //                      {type: "replay", view} + [bytes] reset the screen, write the recent tail
 //                      {type: "error", message}         show on the error line under the terminal
 //                      {type: "bundle", hash} + [js, css]  the front end (handled by loader.js)
+//                      {type: "snapshot", request, scrollback}  serialize the screen (snapshot.js)
 //   browser -> kernel  {type: "input"} + [bytes]        keystrokes and pastes
 //                      {type: "ack", view, bytes}       bytes of output xterm has parsed
 //                      {type: "ready", view}            this view rendered; asks for a replay
@@ -12,6 +13,8 @@
 //                      {type: "reconnect"}              start a fresh session
 //                      {type: "error", message}         a failure in this front end (logged)
 //                      {type: "bundle", request}        send the front end, once per request id (loader.js)
+//                      {type: "snapshot", request, html, text, cols, rows}  the screen (snapshot.js)
+// A jupyter_k8stty.Player (`_view` "player") renders player.js instead, with its own messages.
 
 import "@xterm/xterm/css/xterm.css";
 import "./widget.css";
@@ -22,6 +25,8 @@ import { isolateKeyboard } from "./keyboard.js";
 import { createErrorLine, createReporter } from "./report.js";
 import { sendNoticed } from "./send.js";
 import { createTerminal } from "./terminal.js";
+import { renderPlayer } from "./player.js";
+import { attachSnapshots } from "./snapshot.js";
 
 const FIT_DEBOUNCE_MS = 100;
 const ESTIMATED_ROW_PX = 17;
@@ -64,7 +69,8 @@ function render({ model, el }) {
   };
   const reporter = createReporter(send, line);
   try {
-    const dispose = renderTerminal(model, el, line, reporter, send);
+    const renderView = model.get("_view") === "player" ? renderPlayer : renderTerminal;
+    const dispose = renderView(model, el, line, reporter, send);
     return () => {
       try {
         dispose();
@@ -109,6 +115,7 @@ function renderTerminal(model, el, line, reporter, send) {
     send({ type: "ack", view: viewId, bytes: n });
   }));
   const disposeKeyboard = isolateKeyboard(root, term);
+  const snapshots = attachSnapshots({ term, header, send, line, guard });
 
   const onMessage = guard("handling a message from the kernel", (msg, buffers) => {
     switch (msg?.type) {
@@ -125,6 +132,9 @@ function renderTerminal(model, el, line, reporter, send) {
         break;
       case "error":
         line.show(String(msg.message || "error in the kernel"));
+        break;
+      case "snapshot":
+        snapshots.onMessage(msg);
         break;
       default:
         break; // "bundle" is the loader's
@@ -233,6 +243,7 @@ function renderTerminal(model, el, line, reporter, send) {
     disposeKeyboard();
     flow.dispose();
     header.dispose();
+    snapshots.dispose();
     xt.dispose();
     root.remove();
   };

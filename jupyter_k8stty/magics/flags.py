@@ -30,6 +30,7 @@ from ..exec.target import DEFAULT_POD_RUNNING_TIMEOUT, CommonTargetArgs, ExecTar
 __all__ = [
     "MagicArgumentParser",
     "add_target_flags",
+    "add_terminal_session_flags",
     "check_seconds",
     "check_variables",
     "parse_line",
@@ -85,6 +86,19 @@ def add_target_flags(parser: argparse.ArgumentParser, *, selector_help: str) -> 
                         help="act as this user (kubectl --as; needs impersonation rights)")
     parser.add_argument("--as-group", dest="impersonate_groups", action="append", metavar="GROUP",
                         help="act as this group too, with --as (repeatable)")
+
+
+def add_terminal_session_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--persist [NAME]``, ``--record PATH`` and ``--record-input`` (``%k8sexec``)."""
+    parser.add_argument(
+        "--persist", nargs="?", const=True, default=None, metavar="NAME",
+        help="run the shell in tmux (else screen) in the container, named after you and NAME "
+             "(default 'default'): reconnects, reloads and new kernels find the same shell",
+    )
+    parser.add_argument("--record", metavar="PATH",
+                        help="record the session to PATH as an asciicast v2 file")
+    parser.add_argument("--record-input", action="store_true",
+                        help="with --record, record the keys typed too (passwords included)")
 
 
 def where_from_args(args: argparse.Namespace, prog: str) -> CommonTargetArgs:

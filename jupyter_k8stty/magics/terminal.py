@@ -13,6 +13,7 @@ from ..exec.kinds import check_namespace
 from .flags import (
     MagicArgumentParser,
     add_target_flags,
+    add_terminal_session_flags,
     parse_line,
     split_line,
     target_from_args,
@@ -38,6 +39,7 @@ def line_parser() -> MagicArgumentParser:
     )
     add_target_flags(parser, selector_help="label selector: the most active matching pod")
     parser.add_argument("--rows", type=int, default=24, help="terminal height in rows (default 24)")
+    add_terminal_session_flags(parser)
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE",
         help="an xterm.js option, e.g. screenReaderMode=true or fontSize=15 (repeatable)",
@@ -74,7 +76,8 @@ def open_terminal(line: str) -> Any:
 
     Usage: ``%k8sexec [TARGET | -l SELECTOR] [-n NS] [-c CONTAINER] [--context CTX]
     [--kubeconfig PATH] [--as USER [--as-group GROUP ...]] [--pod-running-timeout S]
-    [--rows N] [--option KEY=VALUE ...] [-- COMMAND ...]``. TARGET is ``POD`` or
+    [--rows N] [--option KEY=VALUE ...] [--persist [NAME]] [--record PATH [--record-input]]
+    [-- COMMAND ...]``. TARGET is ``POD`` or
     ``KIND/NAME`` (``deploy/web``, ``sts/db``, ``svc/web``...). With neither TARGET nor
     ``-l``, a :class:`PodPicker` is returned. ``-h`` prints the help and returns ``None``.
     """
@@ -89,13 +92,18 @@ def open_terminal(line: str) -> Any:
         rows, _ = check_size(args.rows)
     except K8sTTYError as exc:
         raise usage_error(PROG, f"--{exc}") from None
+    if args.record_input and args.record is None:
+        raise UsageError(f"{PROG}: --record-input goes with --record PATH")
     if args.pod is None and args.selector is None:
+        if args.persist is not None or args.record is not None:
+            raise UsageError(f"{PROG}: --persist and --record need a TARGET or -l SELECTOR")
         return _picker(args, command, rows, options)
     target = target_from_args(args, args.pod, PROG)
     from ..widget import Terminal
 
     try:
-        return Terminal(target, command, rows=rows, options=options)
+        return Terminal(target, command, rows=rows, options=options, persist=args.persist,
+                        record=args.record, record_input=args.record_input)
     except (K8sTTYError, ValueError) as exc:
         raise usage_error(PROG, exc) from None
 

@@ -9,8 +9,12 @@ or changes the state. Keys typed while a session is still connecting are kept (u
 :data:`EARLY_INPUT_LIMIT` bytes) and sent first once it is connected; afterwards they
 go through an :class:`~jupyter_k8stty.widget.input_pump.InputPump`.
 
+A connection that drops after it was up is reconnected by itself with bounded
+exponential backoff (:mod:`.reconnect`; ``reconnect_attempt`` in the state counts the
+attempts, the header says ``reconnecting (attempt 3)…``).
+
 Every change is published as one :class:`ConnectionState` (status, exit code, error,
-title) to an ``on_change`` callback; the widget mirrors it into its traits. Nothing
+title, reconnect attempt) to an ``on_change`` callback; the widget mirrors it into its traits. Nothing
 here needs a kernel or a comm: output goes to an :class:`OutputSink` (the widget's
 :class:`~jupyter_k8stty.widget.bridge.Bridge`, or a list in tests).
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -28,6 +33,7 @@ from ..exec.session import ExecSession
 from ..exec.status import ENDED_STATES, LIVE_STATES, SessionStatus
 from ..exec.target import ExecTarget
 from .input_pump import InputPump
+from .reconnect import Backoff, retryable
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -59,12 +65,15 @@ class ConnectionState:
         exit_code: the command's exit code once ``status`` is ``exited``, else ``None``.
         error: one line saying why, when ``status`` is ``error``; else empty.
         title: ``namespace/pod [container]``, or ``waiting for pod ...`` while waiting.
+        reconnect_attempt: the automatic reconnection attempt under way or waited for
+            (1, 2, ...), ``0`` when none is.
     """
 
     status: SessionStatus = "connecting"
     exit_code: int | None = None
     error: str = ""
     title: str = ""
+    reconnect_attempt: int = 0
 
 
 StateCallback = Callable[[ConnectionState], None]
@@ -83,6 +92,8 @@ class Connection:
         session_options: passed to each :class:`~jupyter_k8stty.exec.session.ExecSession`
             (``flow_window``, ``receive_buffer``, ``connect_timeout``, ``keepalive``,
             ``keepalive_timeout``).
+        backoff: how to reconnect after a drop (see :mod:`.reconnect`); ``None``: never
+            by itself.
 
     Call :meth:`connect` to start the first session.
     """
@@ -97,6 +108,7 @@ class Connection:
         rows: int = 24,
         cols: int = 80,
         session_options: dict[str, Any] | None = None,
+        backoff: Backoff | None = None,
     ):
         self.target = target
         self.command = list(command) if command else None
@@ -116,6 +128,10 @@ class Connection:
         self._thread: threading.Thread | None = None
         self._state = ConnectionState(title=self.make_title())
         self._input = InputPump(self._write_now, name=str(target))
+        self.backoff = backoff
+        self._live_generation = 0  # the last generation whose session got connected
+        self._ended_generation = 0  # the last generation whose end was handled
+        self._retry_wake = threading.Event()  # cuts a backoff wait short (close, reconnect)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -178,8 +194,12 @@ class Connection:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def connect(self) -> None:
-        """Start a new session on a background thread (the previous one must be gone)."""
+    def connect(self, *, attempt: int = 0, dropped_at: float = 0.0) -> None:
+        """Start a new session on a background thread (the previous one must be gone).
+
+        ``attempt`` and ``dropped_at`` (``time.monotonic()``) are set for automatic
+        reconnections, which go on after a failure until the backoff gives up.
+        """
         with self._lock:
             if self._closed:
                 return
@@ -205,8 +225,8 @@ class Connection:
         session.on_output(on_output)
         session.on_exit(lambda s: self._on_session_end(s, generation))
         session.on_wait(lambda s: self._on_waiting(s, generation))
-        self._set_state(status="connecting", exit_code=None, error="")
-        thread = threading.Thread(target=self._start_session, args=(session, generation),
+        self._set_state(status="connecting", exit_code=None, error="", reconnect_attempt=attempt)
+        thread = threading.Thread(target=self._start_session, args=(session, generation, attempt, dropped_at),
                                   name=f"k8stty-connect-{self._label}", daemon=True)
         self._thread = thread
         thread.start()
@@ -222,6 +242,7 @@ class Connection:
         with self._lock:
             self._generation += 1
             old, self._session = self._session, None
+        self._retry_wake.set()
         if old is not None:
             old.close()
         self.connect()
@@ -234,6 +255,7 @@ class Connection:
             self._closed = True
             self._generation += 1
             session, self._session = self._session, None
+        self._retry_wake.set()
         if session is not None:
             session.close()
         self._input.close()
@@ -265,7 +287,8 @@ class Connection:
             self._note_shown = True
         self._sink.feed(b"\x1b[2m" + session.note.encode("utf-8", "replace") + b"\x1b[0m\r\n")
 
-    def _start_session(self, session: ExecSession, generation: int) -> None:
+    def _start_session(self, session: ExecSession, generation: int, attempt: int = 0,
+                       dropped_at: float = 0.0) -> None:
         try:
             session.start()
         except Exception as exc:  # every failure becomes status="error", never a traceback
@@ -274,9 +297,12 @@ class Connection:
             with self._lock:
                 if self._generation != generation:
                     return
+                if attempt and retryable(exc):
+                    self._retry_later(generation, attempt + 1, dropped_at, one_line(exc))
+                    return
                 self._early_input.clear()
             # The title may still say "waiting for pod ..."; the error says why it ended.
-            self._set_state(status="error", error=one_line(exc), exit_code=None,
+            self._set_state(status="error", error=one_line(exc), exit_code=None, reconnect_attempt=0,
                             title=self.make_title(session.namespace, session.pod))
             self._done.set()
             return
@@ -289,25 +315,61 @@ class Connection:
                 # Under the lock: keys typed from now on must queue after these.
                 self._input.put(early)
             self._input_live = True
+            self._live_generation = generation
             if not session.done:
-                self._set_state(status="connected", title=self.make_title(
+                self._set_state(status="connected", reconnect_attempt=0, title=self.make_title(
                     session.namespace, session.pod, session.container))
         self._show_note(session)
+        if session.done:  # it ended before it was counted as up: its end is handled here
+            self._on_session_end(session, generation)
 
     def _on_session_end(self, session: ExecSession, generation: int) -> None:
         if self._generation != generation:
             return
         self._sink.flush()  # all output before the status change
         with self._lock:
-            if self._generation != generation:
-                return
+            if (self._generation != generation or self._live_generation != generation
+                    or self._ended_generation == generation):
+                return  # superseded, never up (_start_session reports it), or handled
+            self._ended_generation = generation
             status: SessionStatus = session.status if session.status in ENDED_STATES else "closed"
+            if status == "error" and self._live_generation == generation and self.backoff is not None:
+                # Dropped without an exit status after it was up: reconnect by itself.
+                log.info("the connection of %s dropped (%s): reconnecting", self.target, session.error)
+                self._retry_later(generation, 1, time.monotonic(), one_line(session.error or "dropped"))
+                return
             self._set_state(
                 status=status,
                 exit_code=session.exit_code if status == "exited" else None,
                 error=one_line(session.error or "") if status == "error" else "",
             )
         self._done.set()
+
+    def _retry_later(self, generation: int, attempt: int, dropped_at: float, why: str) -> None:
+        """Wait the backoff's delay on a thread, then :meth:`connect` again (the lock is held)."""
+        backoff = self.backoff
+        assert backoff is not None
+        delay = backoff.delay(attempt)
+        if time.monotonic() + delay - dropped_at > backoff.give_up_after:
+            self._early_input.clear()
+            self._set_state(status="error", reconnect_attempt=0, exit_code=None,
+                            error=f"gave up reconnecting after {attempt - 1} attempt(s) in "
+                                  f"{backoff.give_up_after:g} s: {why}")
+            self._done.set()
+            return
+        self._set_state(status="connecting", reconnect_attempt=attempt, exit_code=None, error="")
+        self._retry_wake.clear()
+
+        def later() -> None:
+            self._retry_wake.wait(delay)
+            with self._lock:
+                if self._closed or self._generation != generation:
+                    return  # closed, or the user reconnected meanwhile
+                self._generation += 1  # the dead session's late callbacks are ignored
+                self._session = None
+            self.connect(attempt=attempt, dropped_at=dropped_at)
+
+        threading.Thread(target=later, name=f"k8stty-reconnect-{self._label}", daemon=True).start()
 
     # -- input and size -------------------------------------------------------------------
 

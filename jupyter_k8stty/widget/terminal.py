@@ -8,7 +8,9 @@ browser, and the public API. The rest lives next to it:
 * :mod:`.bundle`: the front end sent over the comm, so notebooks stay small;
 * :mod:`.cells`: closing the terminals of a cell that runs again, and at shutdown;
 * :mod:`.expect`: :meth:`Terminal.expect`'s cursor;
-* :mod:`.options`: checks of ``rows`` and the xterm.js options.
+* :mod:`.options`: checks of ``rows`` and the xterm.js options;
+* :mod:`.reconnect`: automatic reconnection's backoff; :mod:`.recording`: asciicast
+  recordings; :mod:`.snapshot`: the screen saved in the notebook on request.
 
 Lifecycle: :meth:`Terminal.close` ends the session and the widget's threads. It is
 also called when the front end closes the widget's comm, when the cell that created
@@ -33,6 +35,7 @@ from typing_extensions import Unpack
 from ..errors import ArgumentError, K8sTTYError, one_line
 from ..exec.api import DEFAULT_CONNECT_TIMEOUT
 from ..exec.checks import check_command
+from ..exec.persist import persist_command, session_name
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
 from ..exec.status import SESSION_STATES
 from ..exec.target import ExecTarget, TargetArgs
@@ -43,6 +46,9 @@ from .cells import close_all
 from .connection import Connection, ConnectionState, where_label
 from .expect import ExpectCursor
 from .options import COLS_RANGE, ROWS_RANGE, check_options, check_size
+from .reconnect import Backoff
+from .recording import AsciicastWriter, RecordingTap
+from .snapshot import Snapshot, SnapshotRequests
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -71,6 +77,15 @@ class Terminal(anywidget.AnyWidget):
         options: xterm.js options, for example ``{"fontSize": 15}``,
             ``{"screenReaderMode": True}`` or ``{"theme": {...}}``; known options are
             checked (:func:`~jupyter_k8stty.widget.options.check_options`).
+        persist: run the shell (or ``command``) in a ``tmux`` (else ``screen``) session in
+            the container named after the user and this name (``True``: ``default``), and
+            attach to it: reconnects, page reloads, new kernels and other notebooks with
+            the same name find the same shell, programs and scrollback (see
+            :mod:`jupyter_k8stty.exec.persist`; :func:`jupyter_k8stty.sessions` lists them).
+        record: write an asciicast v2 recording to this path (see :meth:`record`).
+        record_input: with ``record``, record the keys typed too (passwords included).
+        auto_reconnect: reconnect by itself, with :attr:`backoff`, when the connection
+            drops without an exit status.
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` building the target
             from a name (or overriding fields of an ``ExecTarget``): ``namespace``,
             ``container``, ``context``, ``kubeconfig``, ``selector``, ``impersonate``,
@@ -124,6 +139,9 @@ class Terminal(anywidget.AnyWidget):
     _where = traitlets.Unicode(
         "", help="'namespace/target' as given: the placeholder a saved notebook shows without a kernel."
     ).tag(sync=True)
+    reconnect_attempt = traitlets.Int(
+        0, help="The automatic reconnection attempt under way (1, 2, ...), 0 when none is."
+    ).tag(sync=True)
 
     #: Unacknowledged output bytes after which the session pauses reading the pod.
     flow_window: int = FLOW_WINDOW
@@ -138,6 +156,9 @@ class Terminal(anywidget.AnyWidget):
     keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
     #: Seconds for TCP, TLS and the exec upgrade of each (re)connection.
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    #: Waits between automatic reconnection attempts (0.5 s doubling to 15 s, giving up
+    #: after 2 minutes); see :mod:`jupyter_k8stty.widget.reconnect`.
+    backoff: Backoff = Backoff()
 
     def __init__(
         self,
@@ -146,11 +167,19 @@ class Terminal(anywidget.AnyWidget):
         *,
         rows: int = 24,
         options: dict | None = None,
+        persist: str | bool | None = None,
+        record: str | None = None,
+        record_input: bool = False,
+        auto_reconnect: bool = True,
         **where: Unpack[TargetArgs],
     ):
         # Everything is checked before the widget (its comm, its threads) exists.
         exec_target = ExecTarget.of(target, **where)
         argv = check_command(command) if command is not None else None
+        #: The session manager's session name with ``persist``, else ``None``.
+        self.persist: str | None = session_name(persist) if persist not in (None, False) else None
+        if self.persist is not None:
+            argv = persist_command(self.persist, argv)
         rows, _ = check_size(rows)
         options = check_options(options)
         # Plain attributes first: trait observers may run during super().__init__.
@@ -166,8 +195,12 @@ class Terminal(anywidget.AnyWidget):
         label = str(exec_target)
         self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
                               orphan_grace=self.orphan_grace)
+        self._tap = RecordingTap(self._bridge)
+        self._snapshots = SnapshotRequests(self._send_message)
+        self._display_id = f"k8stty-{self.model_id}"
         self._connection = Connection(
-            exec_target, argv, sink=self._bridge, on_change=self._apply_state,
+            exec_target, argv, sink=self._tap, on_change=self._apply_state,
+            backoff=self.backoff if auto_reconnect else None,
             rows=self.rows, cols=self.cols, session_options={
                 "flow_window": self.flow_window,
                 "receive_buffer": self.receive_buffer,
@@ -189,11 +222,14 @@ class Terminal(anywidget.AnyWidget):
             "reconnect": self._on_reconnect,
             "bundle": self._on_bundle,
             "error": self._on_browser_error,
+            "snapshot": self._on_snapshot,
         }
         self.on_msg(self._handle_message)
         if self.comm is not None:
             self.comm.on_close(self._on_comm_close)
         cells.register(self)
+        if record is not None:
+            self.record(record, input=record_input)
         self._connection.connect()
 
     # -- public API -----------------------------------------------------------------------
@@ -256,6 +292,7 @@ class Terminal(anywidget.AnyWidget):
             data = data.encode("utf-8")
         assert self._connection is not None
         self._connection.write(bytes(data), strict=True)
+        self._record_input(bytes(data))
 
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         """Wait until the output since the previous match matches ``pattern``; return the match.
@@ -287,6 +324,67 @@ class Terminal(anywidget.AnyWidget):
         assert self._connection is not None
         self._connection.reconnect()
 
+    # -- recordings and snapshots ---------------------------------------------------------
+
+    @property
+    def recording(self) -> str | None:
+        """The path of the recording in progress, else ``None``."""
+        writer = getattr(self, "_tap", None) and self._tap.writer
+        return str(writer.path) if writer else None
+
+    def record(self, path: str, *, input: bool = False, title: str | None = None) -> str:
+        """Start recording the terminal to ``path`` as an asciicast v2 file; return the path.
+
+        The recording holds the output from now on (``asciinema play PATH`` or
+        :class:`~jupyter_k8stty.Player` replays it), each resize, and, with
+        ``input=True`` only, the keys typed: **passwords typed at a prompt are then in
+        the file**. A recording in progress is stopped first. It goes on across
+        reconnects and ends with :meth:`stop_recording` or :meth:`close`.
+
+        Raises:
+            ArgumentError: the file cannot be created.
+        """
+        self.stop_recording()
+        writer = AsciicastWriter(path, width=self.cols, height=self.rows, record_input=input,
+                                 title=title or self.title or str(self._target))
+        self._tap.writer = writer
+        return str(writer.path)
+
+    def stop_recording(self) -> str | None:
+        """Stop the recording in progress and close its file; return its path (``None`` if none ran)."""
+        tap: RecordingTap | None = getattr(self, "_tap", None)
+        if tap is None or tap.writer is None:
+            return None
+        writer, tap.writer = tap.writer, None
+        writer.close()
+        return str(writer.path)
+
+    def snapshot(self, *, scrollback: int = 0, timeout: float = 10.0) -> Snapshot:
+        """Take the screen as a displayed view shows it, with its colours.
+
+        Show the result (last expression of a cell, or ``display(...)``) to put it in
+        that cell's outputs as HTML and plain text: the saved notebook then shows the
+        screen in nbviewer, nbconvert and on GitHub. Nothing is saved unless asked (a
+        screen may show secrets). The header's snapshot action adds one to the
+        terminal's own output instead.
+
+        Args:
+            scrollback: also take this many rows above the screen.
+            timeout: seconds to wait for a view to answer.
+
+        Raises:
+            TimeoutError: no view answered (the terminal is not displayed, or the kernel
+                handles widget messages only once the cell has finished).
+        """
+        if isinstance(scrollback, bool) or not isinstance(scrollback, int) or scrollback < 0:
+            raise ArgumentError(f"scrollback must be a whole number of rows >= 0, got {scrollback!r}")
+        return self._snapshots.request(self.title, scrollback=scrollback, timeout=timeout)
+
+    def _record_input(self, data: bytes) -> None:
+        writer = self._tap.writer
+        if writer is not None:
+            writer.input(data)
+
     def close(self) -> None:
         """End the session, stop the widget's threads and close the widget."""
         connection = getattr(self, "_connection", None)
@@ -299,6 +397,7 @@ class Terminal(anywidget.AnyWidget):
                     connection.close()
                 if self._bridge is not None:
                     self._bridge.close()
+                self.stop_recording()
                 cells.forget(self)
         try:
             super().close()
@@ -319,6 +418,28 @@ class Terminal(anywidget.AnyWidget):
         data, metadata = bundle
         return {**data, "text/plain": self.placeholder}, metadata
 
+    def _ipython_display_(self) -> None:
+        # Displayed under a display id, so that the header's snapshot action can add the
+        # screen to this very output later (update_display), where widgets do not render.
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is not None:
+            data, metadata = bundle
+            display(data, metadata=metadata, raw=True, display_id=self._display_id)
+
+    def _show_snapshot(self, snapshot: Snapshot) -> None:
+        """Put ``snapshot`` in the terminal's own output, beside the widget view."""
+        from IPython.display import update_display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            return
+        data, metadata = bundle
+        shot = snapshot._repr_mimebundle_()
+        update_display({**data, "text/html": shot["text/html"], "text/plain": shot["text/plain"]},
+                       metadata=metadata, raw=True, display_id=self._display_id)
+
     # -- state ----------------------------------------------------------------------------
 
     def _apply_state(self, state: ConnectionState) -> None:
@@ -328,6 +449,7 @@ class Terminal(anywidget.AnyWidget):
                 self.exit_code = state.exit_code
                 self.error = state.error
                 self.title = state.title
+                self.reconnect_attempt = state.reconnect_attempt
         except Exception:  # the comm may be gone (kernel shutting down)
             log.debug("could not update the widget state", exc_info=True)
 
@@ -352,6 +474,9 @@ class Terminal(anywidget.AnyWidget):
         connection = getattr(self, "_connection", None)
         if connection is not None:
             connection.resize(self.rows, self.cols)
+        tap = getattr(self, "_tap", None)
+        if tap is not None and tap.writer is not None:
+            tap.writer.resize(self.cols, self.rows)
 
     # -- comm messages --------------------------------------------------------------------
 
@@ -380,7 +505,9 @@ class Terminal(anywidget.AnyWidget):
 
     def _on_input(self, content: dict, buffers: list) -> None:
         assert self._connection is not None
-        self._connection.write(b"".join(bytes(buffer) for buffer in buffers))
+        data = b"".join(bytes(buffer) for buffer in buffers)
+        self._connection.write(data)
+        self._record_input(data)
 
     def _on_ack(self, content: dict, buffers: list) -> None:
         if self._bridge is not None:
@@ -410,6 +537,11 @@ class Terminal(anywidget.AnyWidget):
                               "reinstall jupyter-k8stty")
         # Two binary buffers: never base64 or a JSON string, and never in the saved state.
         self._send_message({"type": "bundle", "hash": bundle.hash}, [bundle.js, bundle.css])
+
+    def _on_snapshot(self, content: dict, buffers: list) -> None:
+        snapshot = self._snapshots.answer(content, self.title)
+        if snapshot is not None:
+            self._show_snapshot(snapshot)
 
     def _on_browser_error(self, content: dict, buffers: list) -> None:
         message = str(content.get("message") or "unknown error")[:MAX_BROWSER_ERROR]

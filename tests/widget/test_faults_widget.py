@@ -42,7 +42,7 @@ def _clear_faults(faulty: Sandbox) -> Iterator[None]:
 
 
 def open_faulty(fe: Frontend, variable: str, args: str = '"demo"'):
-    fe.execute(f"{variable} = Terminal({args}, kubeconfig=FAULTY)")
+    fe.execute(f"{variable} = Terminal({args}, kubeconfig=FAULTY, auto_reconnect=False)")
     comm = fe.terminal_comm(variable)
     fe.send_custom(comm, {"type": "ready", "view": new_view_id()})
     fe.wait_for(lambda: comm.state.get("status") != "connecting", what="the session to start")
