@@ -1,12 +1,19 @@
-"""``jupyter-k8stty demo``: the sandbox cluster plus JupyterLab with the demo notebook open.
+"""``jupyter-k8stty demo``: the sandbox cluster plus JupyterLab with the tour notebook open.
 
-The sandbox's kubeconfig reaches the notebook kernel through ``KUBECONFIG`` in
-JupyterLab's environment, so ``%k8sexec demo`` works with no cluster at all.
+The sandbox serves an ML team's namespace (:mod:`jupyter_k8stty.sandbox.tour_pods`:
+trainers, a model server, a notebook pod), seeded with the files the tour reads. Its
+kubeconfig reaches the notebook kernel through ``KUBECONFIG`` in JupyterLab's
+environment, so ``%k8sexec trainer-0`` works with no cluster at all.
+
+JupyterLab starts with nothing in front of the notebook: no "get notified about
+Jupyter news?" toast and no update check (both would also reach for the network), and
+a workspace of the demo's own, so earlier JupyterLab layouts do not crowd it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -31,9 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="start the sandbox cluster and JupyterLab with the demo notebook",
-        description="Start the sandbox (a local Kubernetes API with fake pods), then JupyterLab "
-        "with KUBECONFIG pointing at it and the demo notebook open. Stop with Ctrl-C.",
+        help="start the sandbox cluster and JupyterLab with the tour notebook",
+        description="Start the sandbox (a local Kubernetes API with an ML team's pods: "
+        "trainer-0..3, serving, notebook), then JupyterLab with KUBECONFIG pointing at it "
+        "and the tour notebook open. Stop with Ctrl-C.",
     )
     parser.add_argument("--ip", default="127.0.0.1", help="JupyterLab's address (default: %(default)s)")
     parser.add_argument("--port", type=int, default=None,
@@ -79,15 +87,38 @@ def _free_port(ip: str) -> int:
         return s.getsockname()[1]
 
 
-def lab_command(root: Path, ip: str, port: int, open_browser: bool) -> list[str]:
+#: JupyterLab plugins the demo turns off: the news and update-check plugin, whose
+#: "get notified about official Jupyter news?" toast would cover the demo's terminals
+#: (it asks whatever ``news_url`` says, until the user answers).
+DISABLED_LAB_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
+
+
+def lab_config_dir(workdir: Path) -> Path:
+    """Write the demo's own Jupyter config folder (page config only) and return it.
+
+    It goes first on ``JUPYTER_CONFIG_PATH``, so the user's own configuration still
+    applies, and the user's settings are left alone.
+    """
+    config = workdir / "jupyter-config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    page_config = {"disabledExtensions": {name: True for name in DISABLED_LAB_PLUGINS}}
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(page_config, indent=2) + "\n")
+    return config
+
+
+def lab_command(root: Path, ip: str, port: int, open_browser: bool,
+                workspaces: Path | None = None) -> list[str]:
     """Return the argv that starts JupyterLab on ``root`` with the demo notebook as start page."""
     argv = [
         sys.executable, "-m", "jupyterlab",
         f"--ServerApp.root_dir={root}", "--ip", ip, "--port", str(port),
         "--ServerApp.port_retries=0", f"--ServerApp.default_url=/lab/tree/{NOTEBOOK}",
-        # The "get notified about Jupyter news?" pop-up would cover the demo's terminals.
+        # No news feed and no update check: the demo reaches for no network.
         "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    if workspaces is not None:
+        argv.append(f"--LabApp.workspaces_dir={workspaces}")
     if not open_browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -130,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"jupyter-k8stty demo: {problem}", file=sys.stderr)
         return 1
-    from jupyter_k8stty.sandbox import Sandbox
+    from jupyter_k8stty.errors import K8sTTYError
+    from jupyter_k8stty.sandbox.tour_pods import seed, tour_sandbox
 
     workdir = Path(args.dir).expanduser().resolve() if args.dir else _default_dir()
     # JupyterLab serves only notebooks/, so the kubeconfig (it holds a token) stays out of view.
@@ -152,8 +184,8 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    sandbox = Sandbox(host="127.0.0.1", port=args.sandbox_port,
-                      kubeconfig_path=workdir / "sandbox.kubeconfig")
+    sandbox = tour_sandbox(host="127.0.0.1", port=args.sandbox_port,
+                           kubeconfig_path=workdir / "sandbox.kubeconfig")
     lab: subprocess.Popen | None = None
     code = 0
     try:
@@ -163,15 +195,25 @@ def run(args: argparse.Namespace) -> int:
             print(f"jupyter-k8stty demo: cannot start the sandbox: {exc}", file=sys.stderr)
             return 1
         kubeconfig = str(sandbox.kubeconfig_path)
+        try:
+            seed(kubeconfig)
+        except K8sTTYError as exc:
+            print(f"jupyter-k8stty demo: cannot put the tour's files into the pods: {exc}",
+                  file=sys.stderr)
+            return 1
         print(f"Sandbox ready: {sandbox.url}  KUBECONFIG={kubeconfig}", flush=True)
         if not args.no_lab:
             token = secrets.token_hex(24)
+            config_path = os.pathsep.join(
+                p for p in (str(lab_config_dir(workdir)), os.environ.get("JUPYTER_CONFIG_PATH")) if p)
             # The token goes through the environment, not argv, so `ps` does not show it.
-            env = {**os.environ, "KUBECONFIG": kubeconfig, "JUPYTER_TOKEN": token}
+            env = {**os.environ, "KUBECONFIG": kubeconfig, "JUPYTER_TOKEN": token,
+                   "JUPYTER_CONFIG_PATH": config_path}
             # A session of its own: the terminal's Ctrl-C reaches only us, and we stop
             # JupyterLab without its interactive "Shutdown this server?" question.
-            lab = subprocess.Popen(lab_command(root, args.ip, port, not args.no_browser),
-                                   cwd=root, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+            argv = lab_command(root, args.ip, port, not args.no_browser, workdir / "workspaces")
+            lab = subprocess.Popen(argv, cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
             host = "127.0.0.1" if args.ip in ("", "0.0.0.0", "::") else args.ip
             base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
             if not _wait_ready(lab, f"{base}/api/status?token={token}", stop):

@@ -22,6 +22,7 @@ from typing_extensions import Unpack
 
 from ..errors import ArgumentError, K8sTTYError, one_line
 from .checks import check_command, check_timeout
+from .fanout_progress import FanoutProgress
 from .fanout_results import FanoutResults, PodResult
 from .fanout_targets import split_pods
 from .output import DEFAULT_MAX_OUTPUT, OutputBuffer
@@ -70,6 +71,8 @@ class Fanout:
             the pod's reader thread.
         on_result: ``on_result(pod, result)`` once per pod when it is done, called on a
             worker thread.
+        progress: show a progress bar (pods done, failures so far) when the fan-out
+            runs longer than about a second (see :mod:`.fanout_progress`).
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` shared by every pod
             (``namespace``, ``container``, ``context``, ``kubeconfig``, impersonation).
 
@@ -93,6 +96,7 @@ class Fanout:
         flow_window: int | None = None,
         on_output: OutputHandler | None = None,
         on_result: ResultHandler | None = None,
+        progress: bool = True,
         **where: Unpack[CommonTargetArgs],
     ):
         self.command = check_command(command)
@@ -106,6 +110,8 @@ class Fanout:
         self._flow_window = flow_window if on_output is not None else None
         self._on_output = on_output
         self._on_result = on_result
+        self._progress: FanoutProgress | None = None
+        self._show_progress = progress
         self._lock = threading.Lock()
         self._sessions: dict[str, ExecSession] = {}
         self._cancelled = False
@@ -157,6 +163,8 @@ class Fanout:
         if not self.plan:
             self._done.set()
             return self
+        if self._show_progress:
+            self._progress = FanoutProgress(len(self.plan)).start()
         self._executor = ThreadPoolExecutor(
             max_workers=min(self.max_parallel, len(self.plan)), thread_name_prefix="k8stty-fanout"
         )
@@ -209,6 +217,10 @@ class Fanout:
                 self._on_result(planned.name, result)
             except Exception:  # a display problem must not lose the other pods
                 log.exception("the result handler failed for %s", planned.name)
+        if self._progress is not None:
+            self._progress.advance(result.ok)
+            if last:
+                self._progress.finish()
         if last:
             self._done.set()
 
@@ -290,6 +302,7 @@ def run_many(
     timeout: float | None = None,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    progress: bool = True,
     **where: Unpack[CommonTargetArgs],
 ) -> FanoutResults:
     """Run ``command`` on many pods in parallel; return ``{pod name: PodResult}``.
@@ -306,6 +319,8 @@ def run_many(
         max_parallel: how many pods run at once (default 16).
         max_output: bytes kept per stream per pod (default 64 MiB); memory is bounded by
             pods × 2 × ``max_output``. :attr:`PodResult.truncated` tells when output was cut.
+        progress: show a progress bar (``tqdm.auto``: pods done of the total, failures
+            so far) when the fan-out runs longer than about a second; ``False`` for none.
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
             ``container``, ``context``, ``kubeconfig``, ``impersonate``, ...).
 
@@ -326,7 +341,8 @@ def run_many(
     if isinstance(stdin, str):
         stdin = stdin.encode("utf-8")
     fanout = Fanout(pods, command, selector=selector, stdin=stdin, timeout=timeout,
-                    max_parallel=max_parallel, max_output=max_output, **where).start()
+                    max_parallel=max_parallel, max_output=max_output, progress=progress,
+                    **where).start()
     try:
         fanout.wait()
     except BaseException:  # KeyboardInterrupt included: leave no session behind

@@ -5,7 +5,7 @@
 v5 close message. ``copy_from`` (:mod:`.download`) runs ``tar -c`` in the pod and
 extracts its output as it arrives, with flow control, so neither side ever holds a
 whole file in memory. The pod's side (scripts, errors) is in :mod:`.pod_side`, the
-progress line in :mod:`.progress`.
+progress bar (``tqdm.auto``) in :mod:`.progress`.
 
 Both take an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or a pod name or
 ``KIND/NAME`` plus the same keyword arguments as :func:`~jupyter_k8stty.run`
@@ -22,7 +22,7 @@ paths, ``..``, links pointing out), devices and FIFOs are skipped with a warning
 
 from ..errors import CopyError
 from .download import copy_from
-from .progress import ProgressCallback, TextProgress
+from .progress import ByteProgress, ProgressCallback
 from .upload import copy_to
 
-__all__ = ["CopyError", "ProgressCallback", "TextProgress", "copy_from", "copy_to"]
+__all__ = ["ByteProgress", "CopyError", "ProgressCallback", "copy_from", "copy_to"]

@@ -20,7 +20,7 @@ from ..exec.protocol import STDOUT_CHANNEL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget, TargetArgs
 from .pod_side import SEND_SCRIPT, PodSide, failure
-from .progress import ProgressCallback, TextProgress, progress_callback
+from .progress import ProgressCallback, finish, progress_callback
 from .upload import STREAM_CHUNK
 
 __all__ = ["RECEIVE_WINDOW", "copy_from"]
@@ -109,8 +109,11 @@ def copy_from(
             container's working directory).
         local_path: where it goes. An existing folder receives it under its own name;
             any other path is its new name (missing parent folders are created).
-        progress: ``progress(bytes_received, None)`` as the archive arrives (the size
-            is not known in advance), or ``True`` for a text progress line on stderr.
+        progress: a progress bar (``tqdm.auto``: a widget in a notebook, text on
+            stderr elsewhere) with bytes, rate and time left, unless ``False``; or a
+            callable ``progress(bytes_received, bytes_total)`` called as the archive
+            arrives. The total is the archive's size as estimated in the pod with ``du``
+            before ``tar`` starts (``None`` when the image has no ``du``).
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
             ``container``, ``context``, ``kubeconfig``, ``impersonate``, ...).
 
@@ -125,6 +128,7 @@ def copy_from(
 
     Example:
         >>> copy_from("web-0", "/var/log/app", "logs/", namespace="prod")
+        >>> copy_from("web-0", "/data/big.bin", ".", progress=False)  # no bar
     """
     if not remote_path:
         raise ArgumentError("remote_path must not be empty")
@@ -140,7 +144,7 @@ def copy_from(
     final = (dest if base == "." else dest / base) if dest.is_dir() else dest
     root = final.parent
     root.mkdir(parents=True, exist_ok=True)
-    report = progress_callback(progress, f"copying {remote_path} from {session.pod}")
+    report = progress_callback(progress, f"{session.pod}:{remote_path}")
     side = PodSide()
     received = 0
 
@@ -148,7 +152,7 @@ def copy_from(
         nonlocal received
         received += n
         if report is not None:
-            report(received, None)
+            report(received, side.estimate)
 
     pipe = _OutputPipe(session, advance)
 
@@ -162,13 +166,14 @@ def copy_from(
     session.on_output(on_output)
     session.on_exit(lambda _s: pipe.close())
     session.start()
+    ok = False
     try:
         written, skipped = _extract(session, side, pipe, remote_path, base, final, root)
+        ok = True
     finally:
         if not session.done:
             session.close()
-        if isinstance(report, TextProgress):
-            report.finish()
+        finish(report, ok)
     if skipped:
         shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         warnings.warn(f"copy_from skipped {len(skipped)} unsafe archive member(s): {shown}",

@@ -1,84 +1,111 @@
-"""Progress of a copy: the callback type, and a text line on stderr for ``progress=True``."""
+"""Progress of a copy: a ``tqdm.auto`` bar (bytes, rate, ETA), or the caller's callback.
+
+``tqdm.auto`` draws a widget bar in a notebook and a text bar on stderr elsewhere, so a
+copy shows the same figures in JupyterLab, a terminal or a script's log. The bar is
+never written to stdout: ``%%k8sexec --out`` and ``contextlib.redirect_stdout`` see
+none of it. ``TQDM_DISABLE=1`` in the environment turns every bar off.
+"""
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any
 
-__all__ = ["PROGRESS_INTERVAL", "ProgressCallback", "TextProgress", "progress_callback"]
+__all__ = ["ByteProgress", "ProgressCallback", "progress_callback"]
 
-#: ``progress(bytes_done, bytes_total)``; ``bytes_total`` is ``None`` when unknown (``copy_from``).
+#: ``progress(bytes_done, bytes_total)``; ``bytes_total`` is ``None`` when unknown.
 ProgressCallback = Callable[[int, "int | None"], None]
-#: Seconds between two updates of the text progress line.
-PROGRESS_INTERVAL: float = 0.25
+#: Seconds between two redraws of a bar (tqdm's ``mininterval``).
+REDRAW_INTERVAL: float = 0.2
 
 
-class TextProgress:
-    """A progress callback that keeps one carriage-return-updated line on stderr (no tqdm needed).
+class ByteProgress:
+    """A progress callback that draws a ``tqdm.auto`` bar in bytes.
+
+    The bar is made on the first call, so a copy that fails before any byte moves
+    leaves no empty bar behind. A total that grows past its estimate (``copy_from``
+    estimates the archive's size in the pod) is raised to the bytes done; :meth:`finish`
+    sets it to the bytes done so a finished bar reads 100 %.
 
     Args:
-        label: what is being copied, e.g. ``copying data.csv to demo``.
-        stream: where the line goes; ``None`` means ``sys.stderr`` at the time of writing.
+        label: what is copied, e.g. ``data.csv → trainer-0``.
     """
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str) -> None:
         self.label = label
-        self.stream = stream
-        self.last = 0.0
-        self.shown = False
-        self.latest: tuple[int, int | None] | None = None
+        self.bar: Any = None
+        self.hint: int | None = None
 
     def __call__(self, done: int, total: int | None) -> None:
-        """Note the progress; redraw the line at most every :data:`PROGRESS_INTERVAL` seconds."""
-        self.latest = (done, total)
-        now = time.monotonic()
-        if now - self.last < PROGRESS_INTERVAL and (total is None or done < total):
+        """Move the bar to ``done`` bytes of ``total`` (``None``: not known yet)."""
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.hint = total
+            self.bar = tqdm(total=total, desc=self.label, unit="B", unit_scale=True,
+                            unit_divisor=1024, mininterval=REDRAW_INTERVAL, leave=True)
+        bar = self.bar
+        if total != self.hint:
+            self.hint = total
+            if total is not None:
+                retotal(bar, max(total, done))
+        elif bar.total is not None and done > bar.total:
+            # Past the estimate: grow it in steps rather than on every chunk.
+            retotal(bar, max(done, int(bar.total * 1.1)))
+        bar.update(done - bar.n)
+
+    def finish(self, ok: bool = True) -> None:
+        """Close the bar; a finished copy reads 100 %, a failed one keeps where it stopped."""
+        bar = self.bar
+        if bar is None:
             return
-        self.last = now
-        stream = self.stream or sys.stderr
-        if total:
-            text = f"{self.label}: {_size(done)} of {_size(total)} ({100 * done // total}%)"
-        else:
-            text = f"{self.label}: {_size(done)}"
-        stream.write(f"\r{text}")
-        stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        """Show the final figures and end the line."""
-        if self.latest is not None:
-            self.last = 0.0
-            done, total = self.latest
-            self(done, total if total else None)
-        if self.shown:
-            stream = self.stream or sys.stderr
-            stream.write("\n")
-            stream.flush()
+        if ok:
+            retotal(bar, bar.n)
+            bar.refresh()
+        elif bar.total is None or bar.n >= bar.total:
+            # tqdm.notebook paints a bar closed short of its total red ("danger").
+            retotal(bar, bar.n + 1)
+        bar.close()
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"  # pragma: no cover
+def retotal(bar: Any, total: int) -> None:
+    """Change a tqdm bar's total after it was made.
+
+    ``tqdm.notebook`` keeps the maximum in its widget too (only ``reset``, which also
+    restarts the clock, updates it), so the widget is told here.
+    """
+    bar.total = total
+    container = getattr(bar, "container", None)
+    if container is not None:
+        widget = container.children[1]
+        widget.max = max(total, 1)
+        if widget.bar_style == "info":  # was the "size unknown" stub
+            widget.bar_style = ""
+            widget.layout.width = None
 
 
 def progress_callback(progress: ProgressCallback | bool | None, label: str) -> ProgressCallback | None:
-    """Return the callback ``progress`` stands for: itself, a :class:`TextProgress` for ``True``, or ``None``.
+    """Return the callback ``progress`` stands for.
+
+    ``True`` or ``None`` (the default) is a :class:`ByteProgress` bar, ``False`` is no
+    progress at all, and a callable is used as it is.
 
     Raises:
         ArgumentError: ``progress`` is neither a callable nor a bool nor ``None``.
     """
     from ..errors import ArgumentError
 
-    if progress is True:
-        return TextProgress(label)
-    if progress is False or progress is None:
+    if progress is True or progress is None:
+        return ByteProgress(label)
+    if progress is False:
         return None
     if not callable(progress):
-        raise ArgumentError("progress must be a callable(bytes_done, bytes_total) or True")
+        raise ArgumentError("progress must be True, False or a callable(bytes_done, bytes_total), "
+                            f"got {progress!r}")
     return progress
+
+
+def finish(report: ProgressCallback | None, ok: bool) -> None:
+    """Close ``report``'s bar when it is one of ours (a caller's callback is left alone)."""
+    if isinstance(report, ByteProgress):
+        report.finish(ok)

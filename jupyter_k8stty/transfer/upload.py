@@ -17,7 +17,7 @@ from ..exec.protocol import STDOUT_CHANNEL, V5_PROTOCOL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget, TargetArgs
 from .pod_side import READY_AS, READY_INTO, RECEIVE_SCRIPT, PodSide, failure
-from .progress import ProgressCallback, TextProgress, progress_callback
+from .progress import ProgressCallback, finish, progress_callback
 
 __all__ = ["STREAM_CHUNK", "copy_to"]
 
@@ -104,8 +104,9 @@ def copy_to(
             receives it under its own name; any other path is its new name (missing
             parent folders are created). Relative paths start at the container's
             working directory.
-        progress: ``progress(bytes_done, bytes_total)`` as file data is sent, or
-            ``True`` for a text progress line on stderr.
+        progress: a progress bar (``tqdm.auto``: a widget in a notebook, text on
+            stderr elsewhere) with bytes, rate and time left, unless ``False``; or a
+            callable ``progress(bytes_done, bytes_total)`` called as file data is sent.
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` (``namespace``,
             ``container``, ``context``, ``kubeconfig``, ``impersonate``, ...).
 
@@ -120,7 +121,7 @@ def copy_to(
         ApiError, ConfigError, StreamError: as for :func:`~jupyter_k8stty.run`.
 
     Example:
-        >>> copy_to("web-0", "data.csv", "/tmp/", namespace="prod", progress=True)
+        >>> copy_to("web-0", "data.csv", "/tmp/", namespace="prod")
     """
     source = Path(local_path)
     if not source.exists() and not source.is_symlink():
@@ -131,7 +132,7 @@ def copy_to(
     session = ExecSession(target, ["sh", "-c", RECEIVE_SCRIPT, "k8stty-cp", remote_path],
                           tty=False, stdin=True, **where)
     entries, total = _local_entries(source)
-    report = progress_callback(progress, f"copying {source.name or source} to {session.pod}")
+    report = progress_callback(progress, f"{source.name or source} → {session.pod}")
     side = PodSide()
 
     def on_output(channel: int, data: bytes) -> None:
@@ -147,6 +148,7 @@ def copy_to(
     session.on_exit(lambda _s: side.ready.set())
     session.start()
     sent = 0
+    ok = False
     try:
         if session.protocol != V5_PROTOCOL:
             raise StreamError(
@@ -173,11 +175,11 @@ def copy_to(
         code = session.wait()
         if code != 0:
             raise failure(session, side, "copying")
+        ok = True
     finally:
         if not session.done:
             session.close()
-        if isinstance(report, TextProgress):
-            report.finish()
+        finish(report, ok)
     return sent
 
 
