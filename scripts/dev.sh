@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine:
 #   bash scripts/dev.sh demo   set up, then start the sandbox cluster and JupyterLab with the demo notebook
-#   bash scripts/dev.sh test   set up, then run the whole test suite (what .ci/run runs)
+#   bash scripts/dev.sh test   set up, then ruff, mypy, the docs' strict build and the whole test suite (what .ci/run runs)
 #   bash scripts/dev.sh setup  only set up (system packages, .venv, editable install with the JS bundle)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,11 @@ case "${1:-}" in
         "$VENV/bin/ruff" check jupyter_k8stty tests benchmarks
         log "mypy"
         "$VENV/bin/mypy" jupyter_k8stty
+        log "mkdocs build --strict (the documentation site, into a temporary folder)"
+        site=$(mktemp -d)
+        # NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor, not our problem.
+        NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --quiet --site-dir "$site"
+        rm -rf "$site"
         log "pytest"
         exec "$VENV/bin/pytest" "$@" ;;
     *)
