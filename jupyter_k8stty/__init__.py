@@ -16,6 +16,7 @@ from .errors import (
     ApiError,
     ArgumentError,
     ConfigError,
+    DebugError,
     ExecError,
     ExecTimeout,
     K8sTTYError,
@@ -24,6 +25,7 @@ from .errors import (
 )
 from .exec import (
     DEFAULT_SHELL,
+    DebugSpec,
     ExecResult,
     ExecSession,
     ExecTarget,
@@ -46,6 +48,8 @@ __all__ = [
     "ArgumentError",
     "ConfigError",
     "CopyError",
+    "DebugError",
+    "DebugSpec",
     "ExecError",
     "ExecResult",
     "ExecSession",

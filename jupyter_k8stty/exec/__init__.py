@@ -9,10 +9,14 @@ Nothing here imports Jupyter: it works from plain Python. A map of the modules:
 * :mod:`.protocol` (pure): channel framing and status parsing; :mod:`.connect`: the
   websocket handshake; :mod:`.session`: :class:`ExecSession` and its reader thread;
   :mod:`.keepalive`: pings for dead peers;
-* :mod:`.run`, :mod:`.fanout`: run to completion on one pod or many.
+* :mod:`.run`, :mod:`.fanout`: run to completion on one pod or many;
+* :mod:`.profiles` (pure), :mod:`.debug`, :mod:`.node_debug`, :mod:`.endpoint`: debug
+  containers (:class:`DebugSpec`), node shells and attach, as ``kubectl debug``/``attach``.
 """
 
+from ..errors import DebugError
 from .fanout import FanoutResults, PodResult, run_many
+from .profiles import DebugSpec
 from .run import ExecResult, run
 from .session import DEFAULT_SHELL, ExecSession
 from .status import SessionStatus
@@ -20,6 +24,8 @@ from .target import ExecTarget
 
 __all__ = [
     "DEFAULT_SHELL",
+    "DebugError",
+    "DebugSpec",
     "ExecResult",
     "ExecSession",
     "ExecTarget",

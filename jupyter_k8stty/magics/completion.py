@@ -1,4 +1,4 @@
-"""Tab completion for ``%k8sexec`` / ``%%k8sexec`` lines: pod names, kinds and namespaces.
+"""Tab completion for ``%k8sexec`` / ``%%k8sexec`` lines: pod and node names, kinds, namespaces.
 
 Which flags take a value comes from the magics' parsers, and the ``KIND/`` prefixes
 from :data:`~jupyter_k8stty.exec.kinds.KINDS`, so a new flag or kind completes
@@ -8,12 +8,14 @@ without a change here.
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from ..exec.kinds import KINDS, POD, kind_for
+from ..exec.kinds import KINDS, NODE, POD, kind_for
+from ..exec.profiles import PROFILES
 
 __all__ = ["COMPLETION_TIMEOUT", "COMPLETION_TTL", "complete_line", "register_completer"]
 
@@ -50,22 +52,41 @@ def _cached(key: tuple, fetch: Callable[[], list[str]]) -> list[str]:
     hit = _completion_cache.get(key)
     if hit is not None and now - hit[0] < COMPLETION_TTL:
         return hit[1]
-    try:
-        names = fetch()
-    except Exception:  # completion never raises: no cluster means no suggestions
-        names = []
+    names = _bounded(fetch)
     _completion_cache[key] = (now, names)
     return names
+
+
+def _bounded(fetch: Callable[[], list[str]]) -> list[str]:
+    """``fetch()`` within :data:`COMPLETION_TIMEOUT` (plus a little), else ``[]``.
+
+    The connection's timeout bounds only connecting: a server that accepts and never
+    answers would hold the Tab key for the read timeout, so the fetch runs on a daemon
+    thread that is left behind.
+    """
+    result: list[list[str]] = []
+
+    def run() -> None:
+        try:
+            result.append(fetch())
+        except Exception:  # completion never raises: no cluster means no suggestions
+            result.append([])
+
+    thread = threading.Thread(target=run, name="k8stty-completion", daemon=True)
+    thread.start()
+    thread.join(COMPLETION_TIMEOUT + 0.5)
+    return result[0] if result else []
 
 
 def complete_line(line: str) -> list[str]:
     """Return completions for the last word of a ``%k8sexec`` / ``%%k8sexec`` line.
 
-    Pod names (and ``KIND/`` prefixes) for the target, namespaces after ``-n``; the
-    names come from the current context (or ``--context``/``--kubeconfig``/``-n`` on
-    the line) and are cached for :data:`COMPLETION_TTL` seconds.
+    Pod names (and ``KIND/`` prefixes) for the target, node names after ``node/``,
+    namespaces after ``-n``, debug profiles after ``--profile``; the names come from the
+    current context (or ``--context``/``--kubeconfig``/``-n`` on the line), are cached for
+    :data:`COMPLETION_TTL` seconds and asked for at most :data:`COMPLETION_TIMEOUT`.
     """
-    from ..exec.listing import list_namespaces, list_pods
+    from ..exec.listing import list_namespaces, list_node_names, list_pods
 
     text = line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
     ends_with_space = line.endswith((" ", "\t"))
@@ -86,11 +107,17 @@ def complete_line(line: str) -> list[str]:
         names = _cached(("ns", *where.values()), lambda: list_namespaces(
             connect_timeout=COMPLETION_TIMEOUT, **where))
         return [n for n in names if n.startswith(word)]
+    if previous == "--profile" and line.split(None, 1)[0] == "%k8sexec":  # %%k8sexec has none
+        return [p for p in sorted(PROFILES) if p.startswith(word)]
     if word.startswith("-") or previous in _value_flags():
         return []
+    prefix, slash, rest = word.rpartition("/")
+    if slash and kind_for(prefix) is NODE:
+        nodes = _cached(("nodes", *where.values()), lambda: list_node_names(
+            connect_timeout=COMPLETION_TIMEOUT, **where))
+        return [f"{prefix}/{n}" for n in nodes if n.startswith(rest)]
     pods = _cached(("pods", namespace, *where.values()), lambda: [
         p["metadata"]["name"] for p in list_pods(namespace, connect_timeout=COMPLETION_TIMEOUT, **where)])
-    prefix, slash, rest = word.rpartition("/")
     if slash:
         if kind_for(prefix) is POD:
             return [f"{prefix}/{p}" for p in sorted(pods) if p.startswith(rest)]

@@ -29,6 +29,7 @@ from ..exec.target import DEFAULT_POD_RUNNING_TIMEOUT, CommonTargetArgs, ExecTar
 
 __all__ = [
     "MagicArgumentParser",
+    "add_debug_flags",
     "add_target_flags",
     "add_terminal_session_flags",
     "check_seconds",
@@ -99,6 +100,30 @@ def add_terminal_session_flags(parser: argparse.ArgumentParser) -> None:
                         help="record the session to PATH as an asciicast v2 file")
     parser.add_argument("--record-input", action="store_true",
                         help="with --record, record the keys typed too (passwords included)")
+
+
+def add_debug_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--debug [IMAGE]``, ``--target``, ``--profile`` and ``--attach`` (``%k8sexec``).
+
+    They are read back as ``debug``, ``debug_target``, ``debug_profile`` and ``attach``,
+    ``Terminal``'s keywords.
+    """
+    from ..exec.profiles import DEBUG_IMAGE_ENV, DEFAULT_DEBUG_IMAGE, DEFAULT_PROFILE, PROFILES
+
+    parser.add_argument(
+        "--debug", nargs="?", const=True, default=None, metavar="IMAGE",
+        help=f"add an ephemeral debug container to the pod and open its shell, as kubectl debug "
+             f"(default image: ${DEBUG_IMAGE_ENV}, else {DEFAULT_DEBUG_IMAGE}); for a pod whose "
+             "image has no shell. Ephemeral containers cannot be removed from a pod",
+    )
+    parser.add_argument("--target", dest="debug_target", metavar="CONTAINER",
+                        help="with --debug: the container whose processes the debug container sees")
+    parser.add_argument("--profile", dest="debug_profile", choices=sorted(PROFILES),
+                        help=f"with --debug or node/NAME: the security profile, as kubectl debug "
+                             f"(default {DEFAULT_PROFILE})")
+    parser.add_argument("--attach", action="store_true",
+                        help="attach to the container's main process (kubectl attach) instead of "
+                             "starting a shell; read-only unless the container has stdin: true")
 
 
 def where_from_args(args: argparse.Namespace, prog: str) -> CommonTargetArgs:

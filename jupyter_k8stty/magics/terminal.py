@@ -12,6 +12,7 @@ from ..errors import K8sTTYError
 from ..exec.kinds import check_namespace
 from .flags import (
     MagicArgumentParser,
+    add_debug_flags,
     add_target_flags,
     add_terminal_session_flags,
     parse_line,
@@ -40,6 +41,7 @@ def line_parser() -> MagicArgumentParser:
     add_target_flags(parser, selector_help="label selector: the most active matching pod")
     parser.add_argument("--rows", type=int, default=24, help="terminal height in rows (default 24)")
     add_terminal_session_flags(parser)
+    add_debug_flags(parser)
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE",
         help="an xterm.js option, e.g. screenReaderMode=true or fontSize=15 (repeatable)",
@@ -77,8 +79,10 @@ def open_terminal(line: str) -> Any:
     Usage: ``%k8sexec [TARGET | -l SELECTOR] [-n NS] [-c CONTAINER] [--context CTX]
     [--kubeconfig PATH] [--as USER [--as-group GROUP ...]] [--pod-running-timeout S]
     [--rows N] [--option KEY=VALUE ...] [--persist [NAME]] [--record PATH [--record-input]]
-    [-- COMMAND ...]``. TARGET is ``POD`` or
-    ``KIND/NAME`` (``deploy/web``, ``sts/db``, ``svc/web``...). With neither TARGET nor
+    [--debug [IMAGE] [--target CONTAINER] [--profile PROFILE] | --attach] [-- COMMAND ...]``.
+    TARGET is ``POD`` or
+    ``KIND/NAME`` (``deploy/web``, ``sts/db``, ``svc/web``...), or ``node/NAME`` for a
+    shell on a node (a debug pod, deleted when the terminal closes). With neither TARGET nor
     ``-l``, a :class:`PodPicker` is returned. ``-h`` prints the help and returns ``None``.
     """
     own, command = split_line(line, PROG)
@@ -95,15 +99,23 @@ def open_terminal(line: str) -> Any:
     if args.record_input and args.record is None:
         raise UsageError(f"{PROG}: --record-input goes with --record PATH")
     if args.pod is None and args.selector is None:
+        if isinstance(args.debug, str):
+            raise UsageError(f"{PROG}: --debug took {args.debug!r} as its IMAGE and no TARGET is "
+                             f"left: put the TARGET first ({PROG} POD --debug [IMAGE])")
         if args.persist is not None or args.record is not None:
             raise UsageError(f"{PROG}: --persist and --record need a TARGET or -l SELECTOR")
+        if args.debug is not None or args.attach or args.debug_target or args.debug_profile:
+            raise UsageError(f"{PROG}: --debug, --target, --profile and --attach need a TARGET "
+                             "or -l SELECTOR")
         return _picker(args, command, rows, options)
     target = target_from_args(args, args.pod, PROG)
     from ..widget import Terminal
 
     try:
         return Terminal(target, command, rows=rows, options=options, persist=args.persist,
-                        record=args.record, record_input=args.record_input)
+                        record=args.record, record_input=args.record_input, attach=args.attach,
+                        debug=args.debug, debug_target=args.debug_target,
+                        debug_profile=args.debug_profile)
     except (K8sTTYError, ValueError) as exc:
         raise usage_error(PROG, exc) from None
 

@@ -44,6 +44,10 @@ Browser to kernel:
     The view was disposed (output cleared, notebook closed).
 ``{"type": "reconnect"}``
     Close the session and start a new one with the same arguments.
+``{"type": "debug"}``
+    The user confirmed the header's **Debug** action (offered while ``no_shell`` is
+    true): reopen the terminal in a new ephemeral debug container of its pod, with the
+    default image (:meth:`~jupyter_k8stty.widget.terminal.Terminal.add_debug_container`).
 ``{"type": "error", "message": text}``
     Something failed in the front end (rendering, a message handler, an xterm.js
     callback, or an uncaught error whose stack is in the bundle); the view shows it

@@ -13,6 +13,10 @@ A connection that drops after it was up is reconnected by itself with bounded
 exponential backoff (:mod:`.reconnect`; ``reconnect_attempt`` in the state counts the
 attempts, the header says ``reconnecting (attempt 3)…``).
 
+What each session joins (exec, attach, a debug container added first) is the
+connection's *mode* (:mod:`.session_modes`); once a debug container was added, every
+later session joins it instead of adding another.
+
 Every change is published as one :class:`ConnectionState` (status, exit code, error,
 title, reconnect attempt) to an ``on_change`` callback; the widget mirrors it into its traits. Nothing
 here needs a kernel or a comm: output goes to an :class:`OutputSink` (the widget's
@@ -34,6 +38,7 @@ from ..exec.status import ENDED_STATES, LIVE_STATES, SessionStatus
 from ..exec.target import ExecTarget
 from .input_pump import InputPump
 from .reconnect import Backoff, retryable
+from .session_modes import follow_debug_container, no_shell_error, no_shell_notice
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -64,9 +69,13 @@ class ConnectionState:
         status: a :data:`~jupyter_k8stty.exec.status.SessionStatus`.
         exit_code: the command's exit code once ``status`` is ``exited``, else ``None``.
         error: one line saying why, when ``status`` is ``error``; else empty.
-        title: ``namespace/pod [container]``, or ``waiting for pod ...`` while waiting.
+        title: ``namespace/pod [container]``, or ``waiting for pod ...`` while waiting
+            (``starting debug container debugger-ab12c (busybox)`` while one starts).
         reconnect_attempt: the automatic reconnection attempt under way or waited for
             (1, 2, ...), ``0`` when none is.
+        read_only: the session takes no input (an attach to a container without stdin).
+        no_shell: the session ended because the container has no shell (offer a debug
+            container).
     """
 
     status: SessionStatus = "connecting"
@@ -74,6 +83,8 @@ class ConnectionState:
     error: str = ""
     title: str = ""
     reconnect_attempt: int = 0
+    read_only: bool = False
+    no_shell: bool = False
 
 
 StateCallback = Callable[[ConnectionState], None]
@@ -94,6 +105,8 @@ class Connection:
             ``keepalive_timeout``).
         backoff: how to reconnect after a drop (see :mod:`.reconnect`); ``None``: never
             by itself.
+        mode: what each session joins (``attach``, ``debug``; see :mod:`.session_modes`);
+            once a debug container was added, reconnects join it instead of adding another.
 
     Call :meth:`connect` to start the first session.
     """
@@ -109,6 +122,7 @@ class Connection:
         cols: int = 80,
         session_options: dict[str, Any] | None = None,
         backoff: Backoff | None = None,
+        mode: dict[str, Any] | None = None,
     ):
         self.target = target
         self.command = list(command) if command else None
@@ -116,6 +130,7 @@ class Connection:
         self._on_change = on_change
         self._size = (rows, cols)
         self._session_options = dict(session_options or {})
+        self._mode = dict(mode or {})
         self._label = target.name or f"-l {target.selector}"
         self._lock = threading.RLock()
         self._session: ExecSession | None = None
@@ -209,7 +224,7 @@ class Connection:
             self._done.clear()
             rows, cols = self._size
             session = ExecSession(self.target, self.command, tty=True, stdin=True,
-                                  rows=rows, cols=cols, **self._session_options)
+                                  rows=rows, cols=cols, **self._session_options, **self._mode)
             self._session = session
             self._note_shown = False
         self._sink.reset(session.acknowledge)
@@ -225,7 +240,8 @@ class Connection:
         session.on_output(on_output)
         session.on_exit(lambda s: self._on_session_end(s, generation))
         session.on_wait(lambda s: self._on_waiting(s, generation))
-        self._set_state(status="connecting", exit_code=None, error="", reconnect_attempt=attempt)
+        self._set_state(status="connecting", exit_code=None, error="", reconnect_attempt=attempt,
+                        no_shell=False)
         thread = threading.Thread(target=self._start_session, args=(session, generation, attempt, dropped_at),
                                   name=f"k8stty-connect-{self._label}", daemon=True)
         self._thread = thread
@@ -246,6 +262,23 @@ class Connection:
         if old is not None:
             old.close()
         self.connect()
+
+    def reopen(self, target: ExecTarget, mode: dict[str, Any]) -> None:
+        """Like :meth:`reconnect`, into ``target`` with ``mode``, kept for later sessions.
+
+        Raises:
+            StreamError: the connection is closed.
+        """
+        if self._closed:
+            raise StreamError("the terminal is closed")
+        with self._lock:
+            self.target, self._mode = target, dict(mode)
+        self.reconnect()
+
+    @property
+    def mode(self) -> dict[str, Any]:
+        """What the next session joins (``attach``, ``debug``; see :mod:`.session_modes`)."""
+        return dict(self._mode)
 
     def close(self) -> None:
         """End the session and the input thread; the status becomes ``closed`` unless it had ended."""
@@ -276,8 +309,11 @@ class Connection:
         if self._generation != generation:
             return
         where = f"{session.namespace}/{session.pod}" if session.namespace else session.pod
-        self._set_state(status="waiting",
-                        title=f"waiting for pod {where} ({session.phase_note or 'Pending'})")
+        note = session.phase_note or "Pending"
+        # A debug container or node pod being started: "starting debug container
+        # debugger-ab12c (busybox)", as the session words it.
+        title = note if note.startswith("starting debug ") else f"waiting for pod {where} ({note})"
+        self._set_state(status="waiting", title=title)
 
     def _show_note(self, session: ExecSession) -> None:
         # kubectl prints this on stderr; here it leads the terminal output, dimmed.
@@ -290,7 +326,7 @@ class Connection:
     def _start_session(self, session: ExecSession, generation: int, attempt: int = 0,
                        dropped_at: float = 0.0) -> None:
         try:
-            session.start()
+            _start(session)
         except Exception as exc:  # every failure becomes status="error", never a traceback
             if not isinstance(exc, K8sTTYError):
                 log.warning("starting %r failed", session, exc_info=True)
@@ -311,14 +347,18 @@ class Connection:
                 session.close()
                 return
             early, self._early_input = bytes(self._early_input), bytearray()
-            if early:
+            if early and not session.read_only:
                 # Under the lock: keys typed from now on must queue after these.
                 self._input.put(early)
             self._input_live = True
             self._live_generation = generation
+            # Reconnects join the debug container this session added, never add another.
+            self.target, self._mode = follow_debug_container(self.target, self.command, self._mode,
+                                                             session)
             if not session.done:
-                self._set_state(status="connected", reconnect_attempt=0, title=self.make_title(
-                    session.namespace, session.pod, session.container))
+                self._set_state(status="connected", reconnect_attempt=0, read_only=session.read_only,
+                                title=self.make_title(session.namespace, session.pod,
+                                                      session.container))
         self._show_note(session)
         if session.done:  # it ended before it was counted as up: its end is handled here
             self._on_session_end(session, generation)
@@ -332,8 +372,12 @@ class Connection:
                     or self._ended_generation == generation):
                 return  # superseded, never up (_start_session reports it), or handled
             self._ended_generation = generation
+            if session.no_shell:  # said on the screen too: a header cuts a long error short
+                self._sink.feed(no_shell_notice(session))
+                self._sink.flush()
             status: SessionStatus = session.status if session.status in ENDED_STATES else "closed"
-            if status == "error" and self._live_generation == generation and self.backoff is not None:
+            if status == "error" and self._live_generation == generation and self.backoff is not None \
+                    and not session.no_shell:  # no shell: another attempt finds none either
                 # Dropped without an exit status after it was up: reconnect by itself.
                 log.info("the connection of %s dropped (%s): reconnecting", self.target, session.error)
                 self._retry_later(generation, 1, time.monotonic(), one_line(session.error or "dropped"))
@@ -341,7 +385,8 @@ class Connection:
             self._set_state(
                 status=status,
                 exit_code=session.exit_code if status == "exited" else None,
-                error=one_line(session.error or "") if status == "error" else "",
+                error=no_shell_error(session.error or "") if status == "error" else "",
+                no_shell=session.no_shell,
             )
         self._done.set()
 
@@ -379,8 +424,8 @@ class Connection:
         With ``strict``, input that cannot be delivered raises instead of being dropped.
 
         Raises:
-            StreamError: (only with ``strict``) the session has ended, or too much input
-                is queued.
+            StreamError: (only with ``strict``) the session has ended, is read-only, or
+                too much input is queued.
         """
         if not data:
             return
@@ -396,6 +441,11 @@ class Connection:
                 return
             if strict and (session.done or session.status != "connected"):
                 raise StreamError(f"the terminal into {self._label} is {session.status}")
+            if session.read_only:  # an attach to a container without stdin: keys go nowhere
+                if strict:
+                    raise StreamError(f"the terminal into {self._label} is read-only: the container "
+                                      "was not started with stdin")
+                return
         if not self._input.put(data) and strict:
             raise StreamError(f"the terminal into {self._label} is closed or has too much queued input")
 
@@ -420,6 +470,20 @@ class Connection:
         except StreamError as exc:
             # Not connected (any more): the next session starts with this size.
             log.debug("resize of %s not sent: %s", self.target, exc)
+
+
+def _start(session: ExecSession) -> None:
+    """``session.start()``; a session that connected and then ended at once is no failure.
+
+    ``start()`` sends the first resize once the reader runs; when the command cannot even
+    start (no shell in the container) the session may have ended by then, and that resize
+    raises. The session's own end says why, and is handled like any other.
+    """
+    try:
+        session.start()
+    except StreamError:
+        if not (session.done and session.protocol is not None):
+            raise
 
 
 def where_label(target: ExecTarget) -> str:

@@ -8,6 +8,7 @@ browser, and the public API. The rest lives next to it:
 * :mod:`.bundle`: the front end sent over the comm, so notebooks stay small;
 * :mod:`.cells`: closing the terminals of a cell that runs again, and at shutdown;
 * :mod:`.expect`: :meth:`Terminal.expect`'s cursor;
+* :mod:`.session_modes`: attach, debug containers and what a reconnect of one joins;
 * :mod:`.options`: checks of ``rows`` and the xterm.js options;
 * :mod:`.reconnect`: automatic reconnection's backoff; :mod:`.recording`: asciicast
   recordings; :mod:`.snapshot`: the screen saved in the notebook on request.
@@ -36,6 +37,7 @@ from ..errors import ArgumentError, K8sTTYError, one_line
 from ..exec.api import DEFAULT_CONNECT_TIMEOUT
 from ..exec.checks import check_command
 from ..exec.persist import persist_command, session_name
+from ..exec.profiles import DebugSpec
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
 from ..exec.status import SESSION_STATES
 from ..exec.target import ExecTarget, TargetArgs
@@ -48,6 +50,7 @@ from .expect import ExpectCursor
 from .options import COLS_RANGE, ROWS_RANGE, check_options, check_size
 from .reconnect import Backoff
 from .recording import AsciicastWriter, RecordingTap
+from .session_modes import debug_mode, offered_debug_image, terminal_mode
 from .snapshot import Snapshot, SnapshotRequests
 
 log = logging.getLogger("jupyter_k8stty")
@@ -70,7 +73,9 @@ class Terminal(anywidget.AnyWidget):
         target: an :class:`~jupyter_k8stty.exec.target.ExecTarget`, or the pod's name,
             or a target as kubectl takes it: ``pod/NAME``, ``deploy/NAME``, ``sts/NAME``,
             ``ds/NAME``, ``rs/NAME``, ``job/NAME``, ``svc/NAME`` (one pod is picked as
-            ``kubectl exec`` does); ``None`` with ``selector``.
+            ``kubectl exec`` does); ``None`` with ``selector``. ``node/NAME`` opens a
+            shell on the node, as ``kubectl debug node/NAME``: in a debug pod on it (the
+            host's ``/`` at ``/host``), deleted when the terminal closes.
         command: argv to run; ``None`` starts a login shell (:data:`DEFAULT_SHELL`:
             bash, else ash, else sh).
         rows: initial height in rows, 2 to 500 (the browser then fits the width).
@@ -86,6 +91,18 @@ class Terminal(anywidget.AnyWidget):
         record_input: with ``record``, record the keys typed too (passwords included).
         auto_reconnect: reconnect by itself, with :attr:`backoff`, when the connection
             drops without an exit status.
+        attach: join the container's main process (``kubectl attach``) instead of
+            running a command; read-only (:attr:`read_only`) when the container was not
+            started with ``stdin: true``. Closing detaches and never ends the process.
+        debug: first add an ephemeral debug container to the pod (``kubectl debug``) and
+            join it: ``True`` (the image in ``$JUPYTER_K8STTY_DEBUG_IMAGE``, else
+            ``busybox``), an image, or a :class:`~jupyter_k8stty.exec.profiles.DebugSpec`.
+            Reconnects join the same container. Ephemeral containers cannot be removed
+            from a pod. For ``node/NAME``: the debug pod's image.
+        debug_target: the container whose processes the debug container sees
+            (``--target``; ``container`` does the same with ``debug``).
+        debug_profile: ``general`` (default), ``baseline``, ``restricted``, ``netadmin``
+            or ``sysadmin``, as ``kubectl debug --profile``.
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs` building the target
             from a name (or overriding fields of an ``ExecTarget``): ``namespace``,
             ``container``, ``context``, ``kubeconfig``, ``selector``, ``impersonate``,
@@ -94,7 +111,8 @@ class Terminal(anywidget.AnyWidget):
 
     Raises:
         TargetError: an invalid target (before any request or widget exists).
-        ArgumentError: a bad command, ``rows`` or option (one line says which).
+        ArgumentError: a bad command, ``rows``, option, debug image or profile, or
+            arguments that do not go together (one line says which).
 
     The session starts at once on a background thread; ``status`` tells how it goes.
 
@@ -142,6 +160,16 @@ class Terminal(anywidget.AnyWidget):
     reconnect_attempt = traitlets.Int(
         0, help="The automatic reconnection attempt under way (1, 2, ...), 0 when none is."
     ).tag(sync=True)
+    read_only = traitlets.Bool(
+        False, help="Whether the session takes no input (an attach to a container without stdin)."
+    ).tag(sync=True)
+    no_shell = traitlets.Bool(
+        False, help="Whether the session ended because the container has no shell: the header "
+        "then offers the Debug action (add_debug_container)."
+    ).tag(sync=True)
+    _debug_image = traitlets.Unicode(
+        "", help="The image the header's Debug action adds (set while no_shell is true)."
+    ).tag(sync=True)
 
     #: Unacknowledged output bytes after which the session pauses reading the pod.
     flow_window: int = FLOW_WINDOW
@@ -171,11 +199,17 @@ class Terminal(anywidget.AnyWidget):
         record: str | None = None,
         record_input: bool = False,
         auto_reconnect: bool = True,
+        attach: bool = False,
+        debug: DebugSpec | str | bool | None = None,
+        debug_target: str | None = None,
+        debug_profile: str | None = None,
         **where: Unpack[TargetArgs],
     ):
         # Everything is checked before the widget (its comm, its threads) exists.
         exec_target = ExecTarget.of(target, **where)
         argv = check_command(command) if command is not None else None
+        mode = terminal_mode(exec_target, argv, attach=attach, debug=debug, debug_target=debug_target,
+                             debug_profile=debug_profile, persist=persist)
         #: The session manager's session name with ``persist``, else ``None``.
         self.persist: str | None = session_name(persist) if persist not in (None, False) else None
         if self.persist is not None:
@@ -184,6 +218,7 @@ class Terminal(anywidget.AnyWidget):
         options = check_options(options)
         # Plain attributes first: trait observers may run during super().__init__.
         self._target = exec_target
+        self._mode = mode
         self._closed = False
         self._close_lock = threading.Lock()
         self._connection: Connection | None = None
@@ -207,7 +242,7 @@ class Terminal(anywidget.AnyWidget):
                 "connect_timeout": self.connect_timeout,
                 "keepalive": self.keepalive,
                 "keepalive_timeout": self.keepalive_timeout,
-            },
+            }, mode=mode,
         )
         self._apply_state(self._connection.state)
         self._bundle_requests: collections.deque[object] = collections.deque(maxlen=16)
@@ -223,6 +258,7 @@ class Terminal(anywidget.AnyWidget):
             "bundle": self._on_bundle,
             "error": self._on_browser_error,
             "snapshot": self._on_snapshot,
+            "debug": self._on_debug,
         }
         self.on_msg(self._handle_message)
         if self.comm is not None:
@@ -318,11 +354,35 @@ class Terminal(anywidget.AnyWidget):
     def reconnect(self) -> None:
         """Close the current session and start a new one with the same arguments.
 
+        A terminal that added a debug container joins that container again.
+
         Raises:
             StreamError: the terminal is closed.
         """
         assert self._connection is not None
         self._connection.reconnect()
+
+    def add_debug_container(self, image: DebugSpec | str | bool = True, *, target: str | None = None,
+                            profile: str | None = None) -> None:
+        """Reopen the terminal in a new ephemeral debug container of its pod (``kubectl debug``).
+
+        The same arguments plus ``debug=image``: what the header's **Debug** action does,
+        with the default image, when the container has no shell. The container stays in
+        the pod until the pod is deleted: ephemeral containers cannot be removed.
+
+        Args:
+            image: ``True`` for ``$JUPYTER_K8STTY_DEBUG_IMAGE`` (else ``busybox``), an
+                image, or a :class:`~jupyter_k8stty.exec.profiles.DebugSpec`.
+            target: the container whose processes it sees (default: ``container``).
+            profile: the security profile (``general`` by default).
+
+        Raises:
+            ArgumentError: a node shell or an attach, or an invalid image or profile.
+            StreamError: the terminal is closed.
+        """
+        assert self._connection is not None
+        mode = debug_mode(self._target, self._mode, image, debug_target=target, debug_profile=profile)
+        self._connection.reopen(self._target, mode)
 
     # -- recordings and snapshots ---------------------------------------------------------
 
@@ -450,6 +510,9 @@ class Terminal(anywidget.AnyWidget):
                 self.error = state.error
                 self.title = state.title
                 self.reconnect_attempt = state.reconnect_attempt
+                self.read_only = state.read_only
+                self.no_shell = state.no_shell
+                self._debug_image = offered_debug_image() if state.no_shell else ""
         except Exception:  # the comm may be gone (kernel shutting down)
             log.debug("could not update the widget state", exc_info=True)
 
@@ -524,6 +587,11 @@ class Terminal(anywidget.AnyWidget):
     def _on_reconnect(self, content: dict, buffers: list) -> None:
         if not self._closed:
             self.reconnect()
+
+    def _on_debug(self, content: dict, buffers: list) -> None:
+        # The user confirmed the header's Debug action; the error line shows a refusal.
+        if not self._closed:
+            self.add_debug_container()
 
     def _on_bundle(self, content: dict, buffers: list) -> None:
         request = content.get("request")
