@@ -111,7 +111,9 @@ export function renderPlayer(model, el_, line, reporter, send) {
   root.append(bar, screen, line.el);
   el_.appendChild(root);
 
-  const xt = createTerminal(root, { disableStdin: true, cursorBlink: false }, rows, guard);
+  // screenReaderMode: the replayed screen is readable by assistive technology (and tests).
+  const xt = createTerminal(root, { disableStdin: true, cursorBlink: false, screenReaderMode: true },
+    rows, guard);
   const { term } = xt;
   term.resize(cols, rows);
 

@@ -24,7 +24,10 @@ export function createSnapshotter(term) {
       const buffer = term.buffer.active;
       const top = buffer.viewportY;
       const start = Math.max(0, top - Math.max(0, scrollback | 0));
-      const end = Math.min(buffer.length - 1, top + term.rows - 1);
+      let end = Math.min(buffer.length - 1, top + term.rows - 1);
+      // Blank rows under the last written one would only make a tall empty box.
+      const cursor = buffer.baseY + buffer.cursorY;
+      while (end > start && end > cursor && !buffer.getLine(end)?.translateToString(true).trim()) end--;
       const html = addon.serializeAsHTML({
         includeGlobalBackground: true,
         range: { startLine: start, endLine: end, startCol: 0 },
