@@ -240,6 +240,7 @@ class Connection:
         session.on_output(on_output)
         session.on_exit(lambda s: self._on_session_end(s, generation))
         session.on_wait(lambda s: self._on_waiting(s, generation))
+        session.on_exit(lambda s: self._report_cleanup(s, generation))
         self._set_state(status="connecting", exit_code=None, error="", reconnect_attempt=attempt,
                         no_shell=False)
         thread = threading.Thread(target=self._start_session, args=(session, generation, attempt, dropped_at),
@@ -314,6 +315,16 @@ class Connection:
         # debugger-ab12c (busybox)", as the session words it.
         title = note if note.startswith("starting debug ") else f"waiting for pod {where} ({note})"
         self._set_state(status="waiting", title=title)
+
+    def _report_cleanup(self, session: ExecSession, generation: int) -> None:
+        # A node debug pod that could not be deleted stays on the node: say so, in the
+        # log always and on the screen while this session's output is still shown.
+        if not session.cleanup_error:
+            return
+        log.warning("%s", session.cleanup_error)
+        if self._generation == generation and not self._closed:
+            self._sink.feed(f"\r\n\x1b[1m{session.cleanup_error}\x1b[0m\r\n".encode())
+            self._sink.flush()
 
     def _show_note(self, session: ExecSession) -> None:
         # kubectl prints this on stderr; here it leads the terminal output, dimmed.
