@@ -28,6 +28,9 @@ Kernel to browser:
     The answer to ``bundle``: the front end (``static/widget.js`` and
     ``static/widget.css``) as two binary buffers, and their content hash (see
     :mod:`jupyter_k8stty.widget.bundle`).
+``{"type": "snapshot", "request": id, "scrollback": n}``
+    :meth:`Terminal.snapshot` asks every view for its screen (and ``n`` rows above
+    it); see :mod:`jupyter_k8stty.widget.snapshot`.
 
 Browser to kernel:
 
@@ -56,6 +59,14 @@ Browser to kernel:
     The loader (the widget's small ``_esm``) asks for the front end; the kernel
     answers with ``bundle``, once per ``id`` (the loader resends a request the kernel
     has not started on, see ``js/src/send.js``; ``ready`` is resent the same way).
+``{"type": "snapshot", "request": id | null, "html": text, "text": text, "cols": n, "rows": n}``
+    The screen as HTML (xterm's serialize addon) and as text: the answer to
+    ``snapshot``, or, with ``request: null``, the header's snapshot action (the kernel
+    adds it to the terminal's own output).
+
+A :class:`~jupyter_k8stty.widget.player.Player` uses the same loader and ``bundle``
+messages, then ``ready`` (answered by ``{"type": "cast", "view": id}`` + ``[bytes]``)
+and ``error``; see :mod:`jupyter_k8stty.widget.player`.
 
 Flow control
 ============
