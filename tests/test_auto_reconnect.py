@@ -169,14 +169,18 @@ def test_without_a_backoff_a_drop_is_an_error(fresh_sandbox):
 
 
 def test_reconnect_after_the_token_expired_runs_the_credential_plugin_again(tmp_path):
-    lifetime = 3.0
+    lifetime = 5.0  # long enough for a loaded machine to run the plugin and connect
     with Sandbox(pods=[PodSpec("demo")]) as sb:
         rotator = sb.rotating_tokens("notebook-sa", ["get pods", "list pods", "create pods/exec"],
                                      lifetime=lifetime, folder=tmp_path / "sa")
         kubeconfig = rotator.write_plugin_kubeconfig(tmp_path / "plugin-kubeconfig")
-        first = rotator.rotate()  # valid for `lifetime` from now, however slow the setup was
-        connection, sink, states = open_connection(kubeconfig)
-        rotator.start(period=lifetime / 2)  # as the kubelet does: a new token before expiry
+        first = rotator.rotate()
+        rotator.start(period=lifetime / 3)  # as the kubelet does: a new token well before expiry
+        try:
+            connection, sink, states = open_connection(kubeconfig)
+        except BaseException:
+            rotator.stop()
+            raise
         try:
             time.sleep(lifetime + 0.3)  # the first token has expired now
             echo(connection, sink, "still-open")  # an open session outlives its token
