@@ -94,3 +94,19 @@ def test_without_tmux_or_screen_it_says_so_and_runs_a_shell(fresh_sandbox, tmp_p
     out.expect(rb"plain-6")
     session.close()
     monkeypatch.setenv("PATH", os.defpath + ":/usr/bin:/bin")
+
+
+def test_the_magic_takes_persist_and_record_flags():
+    from IPython.core.error import UsageError
+
+    from jupyter_k8stty.magics.terminal import line_parser, open_terminal
+
+    parser = line_parser()
+    assert parser.parse_args(["demo", "--persist"]).persist is True
+    args = parser.parse_args(["demo", "--persist", "work", "--record", "s.cast", "--record-input"])
+    assert (args.persist, args.record, args.record_input) == ("work", "s.cast", True)
+    assert parser.parse_args(["demo"]).persist is None
+    with pytest.raises(UsageError, match="--record-input goes with --record"):
+        open_terminal("demo --record-input")
+    with pytest.raises(UsageError, match="need a TARGET"):
+        open_terminal("--persist")
