@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from IPython.core.error import UsageError
 
-from jupyter_k8stty import DebugError, DebugSpec, ExecTarget
+from jupyter_k8stty import DebugError, DebugSpec, ExecTarget, StreamError
 from jupyter_k8stty.errors import NO_SHELL_HINT, ArgumentError
 from jupyter_k8stty.exec import DebugError as ExecDebugError
 from jupyter_k8stty.exec import DebugSpec as ExecDebugSpec
@@ -146,16 +146,20 @@ def test_dockershims_exit_126_offers_debug_without_reconnecting(k8s_sandbox_fact
         connection.close()
 
 
+@pytest.mark.parametrize("when", ["ended", "ending"])
 def test_a_session_that_ends_before_its_first_resize_still_offers_debug(k8s_sandbox_factory,
-                                                                      monkeypatch):
+                                                                      monkeypatch, when):
     # start() sends the first resize after the reader started; a missing shell may have
-    # ended the session by then. Make that race certain: the resize waits for the end.
+    # ended the session by then ("is error"), or be ending it ("socket is already
+    # closed"). Make each race certain.
     from jupyter_k8stty.exec.session import ExecSession
 
     resize = ExecSession.resize
 
     def late_resize(self, rows, cols):
         if self.protocol is not None:
+            if when == "ending":
+                raise StreamError(f"could not send to {self.name}: socket is already closed.")
             self._done.wait(10)
         return resize(self, rows, cols)
 

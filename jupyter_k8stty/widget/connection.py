@@ -483,17 +483,25 @@ class Connection:
             log.debug("resize of %s not sent: %s", self.target, exc)
 
 
+#: Seconds ``_start`` gives a session whose first resize failed to end on its own.
+END_GRACE: float = 2.0
+
+
 def _start(session: ExecSession) -> None:
     """``session.start()``; a session that connected and then ended at once is no failure.
 
     ``start()`` sends the first resize once the reader runs; when the command cannot even
-    start (no shell in the container) the session may have ended by then, and that resize
-    raises. The session's own end says why, and is handled like any other.
+    start (no shell in the container) the session may be ending by then (the socket
+    closed, or the end already recorded), and that resize raises. The session's own end
+    says why, and is handled like any other.
     """
     try:
         session.start()
     except StreamError:
-        if not (session.done and session.protocol is not None):
+        if session.protocol is None:  # never connected: a real failure
+            raise
+        session.wait(END_GRACE)
+        if not session.done:
             raise
 
 
