@@ -20,7 +20,7 @@ import threading
 import websocket
 from typing_extensions import Unpack
 
-from ..errors import NO_SHELL_HINT, SHELLS, ArgumentError, K8sTTYError, shell_missing
+from ..errors import NO_SHELL_HINT, SHELLS, ArgumentError, K8sTTYError, StreamError, shell_missing
 from . import protocol
 from .api import DEFAULT_CONNECT_TIMEOUT
 from .checks import MAX_COLS, MAX_ROWS, check_command, check_size, check_timeout
@@ -300,9 +300,12 @@ class ExecSession(SessionEvents, SessionInput):
         frames.start()
         if self._initial_size:
             rows, cols = self._initial_size
-            if self.attach and self.tty:  # as kubectl: one size larger first, so the app redraws
-                self.resize(min(rows + 1, MAX_ROWS), min(cols + 1, MAX_COLS))
-            self.resize(rows, cols)
+            try:
+                if self.attach and self.tty:  # as kubectl: one size larger first, so the app redraws
+                    self.resize(min(rows + 1, MAX_ROWS), min(cols + 1, MAX_COLS))
+                self.resize(rows, cols)
+            except StreamError:
+                pass  # the stream ended at once (no shell, say): its own end says why, not start()
         if self.keepalive and self.keepalive > 0:
             self._keepalive = Keepalive(
                 label, interval=self.keepalive, timeout=self.keepalive_timeout, done=self._done,

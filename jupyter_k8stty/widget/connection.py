@@ -337,7 +337,7 @@ class Connection:
     def _start_session(self, session: ExecSession, generation: int, attempt: int = 0,
                        dropped_at: float = 0.0) -> None:
         try:
-            _start(session)
+            session.start()
         except Exception as exc:  # every failure becomes status="error", never a traceback
             if not isinstance(exc, K8sTTYError):
                 log.warning("starting %r failed", session, exc_info=True)
@@ -481,28 +481,6 @@ class Connection:
         except StreamError as exc:
             # Not connected (any more): the next session starts with this size.
             log.debug("resize of %s not sent: %s", self.target, exc)
-
-
-#: Seconds ``_start`` gives a session whose first resize failed to end on its own.
-END_GRACE: float = 2.0
-
-
-def _start(session: ExecSession) -> None:
-    """``session.start()``; a session that connected and then ended at once is no failure.
-
-    ``start()`` sends the first resize once the reader runs; when the command cannot even
-    start (no shell in the container) the session may be ending by then (the socket
-    closed, or the end already recorded), and that resize raises. The session's own end
-    says why, and is handled like any other.
-    """
-    try:
-        session.start()
-    except StreamError:
-        if session.protocol is None:  # never connected: a real failure
-            raise
-        session.wait(END_GRACE)
-        if not session.done:
-            raise
 
 
 def where_label(target: ExecTarget) -> str:

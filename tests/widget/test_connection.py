@@ -156,8 +156,10 @@ def test_close_ends_the_session_and_every_thread(connect):
     connection.close()
     assert rec.states[-1].status == "closed"
     assert session is not None and session.done
-    prefixes = ("k8stty-connect", "k8stty-reader", "k8stty-keepalive", "k8stty-input")
+    prefixes = ("k8stty-connect", "k8stty-reader", "k8stty-input")
     assert wait_until(lambda: not [n for p in prefixes for n in live_threads(p)])
+    # one keepalive thread serves every session of the process: this one is no longer watched
+    assert session._keepalive is not None and not session._keepalive.watched
     with pytest.raises(StreamError):
         connection.reconnect()
     connection.close()  # twice is fine
