@@ -103,7 +103,9 @@ def test_attach_talks_to_the_main_process(k8s_sandbox_factory, protocols):
     session, out = attach(sandbox, "repl")
     with session.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
         assert session.protocol == protocols[0] and session.tty and not session.read_only
-        assert session.note is None and session.command == []
+        # a shell waiting for input prints no prompt of its own: say so, as kubectl does
+        assert session.note == "If you don't see a command prompt, try pressing enter."
+        assert session.command == []
         session.write(b"echo pid=$$\r")
         assert int(out.expect(rb"pid=(\d+)").group(1)) == main_pid(sandbox, "repl")
 

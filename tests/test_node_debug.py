@@ -122,7 +122,8 @@ def test_node_shell_runs_in_a_debug_pod_on_the_node_and_is_deleted_on_close(k8s_
         assert session.pod == pod and session.container == "debugger" and session.attach
         assert ("waiting", f"starting debug pod {pod} on node sandbox-gpu (busybox)") in notes
         assert session.note == (f"debug pod {pod} on node sandbox-gpu (busybox); the host's / is "
-                                "at /host; deleted when this ends")
+                                "at /host; deleted when this ends. If you don't see a command "
+                                "prompt, try pressing enter.")
         spec = pod_or_none(k8s_sandbox, pod)["spec"]
         assert (spec["nodeName"], spec["hostPID"], spec["hostNetwork"], spec["hostIPC"]) == (
             "sandbox-gpu", True, True, True)

@@ -34,6 +34,9 @@ __all__ = ["Endpoint", "attach_settings", "find_endpoint"]
 
 WaitCallback = Callable[[str, str, str], None]
 
+#: Said when attaching to a running shell, which prints no prompt until a key arrives (kubectl's words).
+PRESS_ENTER = "If you don't see a command prompt, try pressing enter."
+
 
 @dataclass
 class Endpoint:
@@ -147,7 +150,9 @@ def _find(target: ExecTarget, cluster: ClusterConfig, command: list[str] | None,
                 command = list(WINDOWS_SHELL)
             return Endpoint(ref.namespace, ref.name, ref.container, command, tty, stdin, ref.note, os=os)
         has_tty, has_stdin, note = attach_settings(ref.obj, ref.container, stdin)
+        prompt = PRESS_ENTER if has_tty and has_stdin else None
         note = "; ".join(n for n in (ref.note, note) if n) or None
+        note = ". ".join(n for n in (note, prompt) if n) or None
         return Endpoint(ref.namespace, ref.name, ref.container, None, has_tty, has_stdin, note)
     # With debug=, container= names the container to debug (--target), not the new one.
     if target.container and not debug.target_container:
@@ -160,7 +165,8 @@ def _find(target: ExecTarget, cluster: ClusterConfig, command: list[str] | None,
     note = (f"debug container {name} ({debug.image}) added to pod {ref.name}; ephemeral "
             "containers stay in the pod until it is deleted")
     if command is None:
-        return Endpoint(ref.namespace, ref.name, name, None, True, True, note, debug_container=name)
+        return Endpoint(ref.namespace, ref.name, name, None, True, True, f"{note}. {PRESS_ENTER}",
+                        debug_container=name)
     return Endpoint(ref.namespace, ref.name, name, command, tty, stdin, note, debug_container=name)
 
 
@@ -200,5 +206,6 @@ def _node_endpoint(target: ExecTarget, cluster: ClusterConfig, namespace: str,
     host = "; the host's / is at /host" if debug.settings.host_root else ""
     note = f"debug pod {pod.name} on node {node} ({debug.image}){host}; deleted when this ends"
     if command is None:
-        return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, None, True, True, note, node_pod=pod)
+        return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, None, True, True, f"{note}. {PRESS_ENTER}",
+                        node_pod=pod)
     return Endpoint(namespace, pod.name, NODE_DEBUG_CONTAINER, command, tty, stdin, note, node_pod=pod)
