@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine:
 #   bash scripts/dev.sh demo   set up, then start the sandbox cluster and JupyterLab with the demo notebook
-#   bash scripts/dev.sh test   set up, then ruff, mypy, the docs' strict build and the whole test suite (what .ci/run runs)
+#   bash scripts/dev.sh test   set up, then ruff, mypy, the docs' strict build and the whole test suite (what .ci/run runs),
+#                              then the compatibility run (K8STTY_SKIP_COMPAT=1 skips it)
+#   bash scripts/dev.sh compat set up, then only the compatibility run (tests/compat/run.py)
 #   bash scripts/dev.sh setup  only set up (system packages, .venv, editable install with the JS bundle)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,8 +60,18 @@ case "${1:-}" in
         NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --quiet --site-dir "$site"
         rm -rf "$site"
         log "pytest"
-        exec "$VENV/bin/pytest" "$@" ;;
+        status=0
+        "$VENV/bin/pytest" "$@" || status=$?
+        if [ "${K8STTY_SKIP_COMPAT:-}" != 1 ]; then
+            log "compatibility run (tests/compat: Notebook 7, JupyterLab 4.2 and 3.6, marimo, oldest dependencies)"
+            "$PY" -m tests.compat.run || status=$?
+        fi
+        exit "$status" ;;
+    compat)
+        setup
+        shift
+        exec "$PY" -m tests.compat.run "$@" ;;
     *)
-        echo "usage: bash scripts/dev.sh {demo|test|setup}" >&2
+        echo "usage: bash scripts/dev.sh {demo|test|compat|setup}" >&2
         exit 2 ;;
 esac

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
@@ -16,47 +13,21 @@ from .lab import (
     UI_TIMEOUT,
     LabServer,
     Notebook,
-    labextensions,
+    check_extensions,
+    jupyter_env,
     poll,
     run_lab,
     write_notebook,
 )
 
-REQUIRED_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "anywidget")
 VIEWPORT = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="session")
 def lab_env(tmp_path_factory: pytest.TempPathFactory, kubeconfig: str) -> dict[str, str]:
-    """JupyterLab's environment: isolated config/data/runtime dirs, KUBECONFIG = the sandbox's.
-
-    Extensions still come from the venv (``sys.prefix/share/jupyter``), which is on the
-    Jupyter path whatever ``JUPYTER_DATA_DIR`` says.
-    """
-    home = tmp_path_factory.mktemp("jupyter")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
-    env.update(
-        KUBECONFIG=kubeconfig,
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTER_PLATFORM_DIRS="1",
-        IPYTHONDIR=str(home / "ipython"),
-    )
-    config = home / "config"
-    (config / "labconfig").mkdir(parents=True)
-    # No network: no news feed, no update check, no "receive news?" toast.
-    (config / "jupyter_server_config.json").write_text(json.dumps({
-        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
-        "LanguageServerManager": {"autodetect": False},
-    }))
-    (config / "labconfig" / "page_config.json").write_text(json.dumps({
-        "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
-    }))
-    listing = re.sub(r"\x1b\[[0-9;]*m", "", labextensions(env))
-    enabled = [line for line in listing.splitlines() if "enabled" in line and "OK" in line]
-    missing = [name for name in REQUIRED_EXTENSIONS if not any(name in line for line in enabled)]
-    assert not missing, f"JupyterLab extensions missing or disabled: {missing}\n{listing}"
+    """JupyterLab's environment: isolated config/data/runtime dirs, KUBECONFIG = the sandbox's."""
+    env = jupyter_env(tmp_path_factory.mktemp("jupyter"), kubeconfig)
+    check_extensions(env)
     return env
 
 
@@ -101,7 +72,7 @@ def open_notebook(lab_server: LabServer, page, request: pytest.FixtureRequest
         name = f"{request.node.name.replace('[', '-').replace(']', '')}-{len(opened)}"
         write_notebook(lab_server.root_dir / f"{name}.ipynb", cells)
         opened.append(name)
-        page.goto(f"{lab_server.url}/lab/tree/{name}.ipynb?token={lab_server.token}")
+        page.goto(lab_server.notebook_url(f"{name}.ipynb"))
         notebook = Notebook(page, lab_server.root_dir / f"{name}.ipynb")
         poll(lambda: notebook.cell_count() == len(cells), KERNEL_READY_TIMEOUT, f"{len(cells)} cells shown",
              describe=lambda: f"{notebook.cell_count()} cells")

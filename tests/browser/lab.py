@@ -52,6 +52,10 @@ UI_TIMEOUT = 10.0
 POLL_INTERVAL = 0.05
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: A code cell's editor: CodeMirror 6 (JupyterLab 4, Notebook 7), or 5 (JupyterLab 3).
+CELL_EDITOR = ".jp-InputArea-editor .cm-content, .jp-InputArea-editor .CodeMirror"
+#: Front-end extensions the terminal widget needs.
+REQUIRED_EXTENSIONS = ("@jupyter-widgets/jupyterlab-manager", "anywidget")
 
 T = TypeVar("T")
 
@@ -78,6 +82,12 @@ class LabServer:
     token: str
     root_dir: Path
     process: subprocess.Popen
+    #: Where a notebook opens: ``lab/tree`` (JupyterLab) or ``notebooks`` (Notebook 7).
+    notebook_path: str = "lab/tree"
+
+    def notebook_url(self, name: str) -> str:
+        """The page of the notebook file ``name`` (relative to the root), with the token."""
+        return f"{self.url}/{self.notebook_path}/{name}?token={self.token}"
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the Jupyter REST API; return the decoded JSON (or ``None``)."""
@@ -110,11 +120,48 @@ def write_notebook(path: Path, cells: Sequence[str]) -> Path:
     return path
 
 
-def labextensions(env: dict[str, str]) -> str:
-    """Output of ``jupyter labextension list`` in ``env``."""
-    done = subprocess.run([sys.executable, "-m", "jupyterlab.labextensions", "list"], env=env,
+def labextensions(env: dict[str, str], python: str = sys.executable) -> str:
+    """Output of ``jupyter labextension list`` in ``env``, run by ``python``."""
+    done = subprocess.run([python, "-m", "jupyterlab.labextensions", "list"], env=env,
                           capture_output=True, text=True, timeout=120)
     return done.stdout + done.stderr
+
+
+def jupyter_env(home: Path, kubeconfig: str) -> dict[str, str]:
+    """A Jupyter server's environment: isolated config/data/runtime dirs under ``home``.
+
+    ``KUBECONFIG`` is the sandbox's. Extensions still come from the server's venv
+    (``sys.prefix/share/jupyter``), which is on the Jupyter path whatever
+    ``JUPYTER_DATA_DIR`` says.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "JPY_"))}
+    env.update(
+        KUBECONFIG=kubeconfig,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_PLATFORM_DIRS="1",
+        IPYTHONDIR=str(home / "ipython"),
+    )
+    config = home / "config"
+    (config / "labconfig").mkdir(parents=True)
+    # No network: no news feed, no update check, no "receive news?" toast.
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        "LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
+        "LanguageServerManager": {"autodetect": False},
+    }))
+    (config / "labconfig" / "page_config.json").write_text(json.dumps({
+        "disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True},
+    }))
+    return env
+
+
+def check_extensions(env: dict[str, str], python: str = sys.executable) -> None:
+    """Fail unless the widget extensions are installed and enabled for ``python``'s server."""
+    listing = re.sub(r"\x1b\[[0-9;]*m", "", labextensions(env, python))
+    enabled = [line for line in listing.splitlines() if "enabled" in line and "OK" in line]
+    missing = [name for name in REQUIRED_EXTENSIONS if not any(name in line for line in enabled)]
+    assert not missing, f"JupyterLab extensions missing or disabled: {missing}\n{listing}"
 
 
 class Notebook:
@@ -160,7 +207,7 @@ class Notebook:
         """Put the cursor in the cell's editor and press Shift+Enter, as a user does."""
         cell = self.cell(index)
         cell.scroll_into_view_if_needed()
-        cell.locator(".jp-InputArea-editor .cm-content").click()
+        cell.locator(CELL_EDITOR).click()
         poll(lambda: "jp-mod-active" in (cell.get_attribute("class") or ""), UI_TIMEOUT,
              f"cell {index} active")
         self.page.keyboard.press("Shift+Enter")
@@ -196,7 +243,7 @@ class Notebook:
         """
         assert self.path is not None, "the notebook's path is not known"
         before = self.path.stat().st_mtime_ns
-        self.cell(0).locator(".jp-InputArea-editor .cm-content").click()
+        self.cell(0).locator(CELL_EDITOR).click()
         self.page.keyboard.press("Escape")
         self.page.keyboard.press("Control+s")
         poll(lambda: self.path.stat().st_mtime_ns != before and must_contain in self.path.read_text(),
@@ -287,12 +334,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_lab(env: dict[str, str], root: Path, log_path: Path) -> Iterator[LabServer]:
-    """Run JupyterLab on a free loopback port with a random token, serving ``root``."""
+def run_lab(env: dict[str, str], root: Path, log_path: Path, *, python: str = sys.executable,
+            app: str = "jupyterlab") -> Iterator[LabServer]:
+    """Run JupyterLab on a free loopback port with a random token, serving ``root``.
+
+    ``python -m app`` starts it: another venv's Python, or ``app="notebook"`` for Notebook 7.
+    """
     token = secrets.token_hex(16)
     port = free_port()
     argv = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        python, "-m", app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}",
     ]
     if os.geteuid() == 0:
@@ -300,7 +351,8 @@ def run_lab(env: dict[str, str], root: Path, log_path: Path) -> Iterator[LabServ
     log = open(log_path, "wb")
     proc = subprocess.Popen(argv, env={**env, "JUPYTER_TOKEN": token}, cwd=root,
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, process=proc)
+    server = LabServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, process=proc,
+                       notebook_path="notebooks" if app == "notebook" else "lab/tree")
 
     def up() -> bool:
         if proc.poll() is not None:

@@ -1,0 +1,127 @@
+"""The compatibility run: ``python -m tests.compat.run`` (the last step of ``scripts/dev.sh test``).
+
+1. Build this package's wheel from the working tree (the front end bundled once).
+2. Prepare the cached venvs of :mod:`.envs` (created only when their requirements change).
+3. The browser smoke test in each frontend (``tests/compat``, from the main venv, whose
+   Chromium and sandbox drive servers running from the other venvs).
+4. The non-browser tests :data:`OLDEST_TESTS` in ``oldest``: the lower bounds of
+   ``pyproject.toml`` for kubernetes, ipykernel, ipywidgets, anywidget, traitlets and
+   websocket-client.
+
+Every step runs even when one before it failed; the exit status is non-zero when any
+failed. The time of each step and the total are printed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from . import envs
+
+#: The non-browser tests run against the oldest declared versions: everything that goes
+#: through kubernetes (config, credentials, proxies, lookups), websocket-client (exec,
+#: attach, resize) and the widget stack (ipykernel, ipywidgets, anywidget, traitlets:
+#: comms, traits, magics in real kernels). Left out: the sandbox's own tests, kubectl
+#: conformance, debug containers and node shells, transfers and soak tests, which test
+#: the sandbox or this package's logic above the same client calls, and take most of
+#: the suite's time.
+OLDEST_TESTS = (
+    "tests/test_protocol.py",
+    "tests/test_exec_session.py",
+    "tests/test_attach.py",
+    "tests/test_config_targets.py",
+    "tests/test_credential_rotation.py",
+    "tests/test_proxy.py",
+    "tests/test_impersonation.py",
+    "tests/test_targets.py",
+    "tests/test_windows_pods.py",
+    "tests/test_fanout.py",
+    "tests/test_script_magic.py",
+    "tests/test_magic_arguments.py",
+    "tests/test_targets_notebook.py",
+    "tests/widget/test_terminal_kernel.py",
+    "tests/widget/test_connection.py",
+    "tests/widget/test_options.py",
+    "tests/widget/test_flow_control.py",
+    "tests/widget/test_kernel_lifecycle.py",
+)
+#: Tests of OLDEST_TESTS that cannot run there, and why.
+OLDEST_DESELECTED = {
+    # Kernel subshells arrived in ipykernel 7; ipykernel 6 answers create_subshell_request
+    # with nothing (the main run covers subshells).
+    "tests/widget/test_terminal_kernel.py::test_a_terminal_made_by_a_running_cell_answers_over_a_subshell":
+        "no subshells before ipykernel 7",
+    # The test kills the kernel through KernelManager.provisioner (jupyter_client 7+);
+    # ipykernel 6.0 requires jupyter_client < 7.
+    "tests/widget/test_kernel_lifecycle.py::test_a_killed_kernel_still_hangs_up_every_shell":
+        "the test's harness needs jupyter_client 7 (provisioner)",
+}
+#: Versions shown for each environment.
+SHOWN = ("kubernetes", "websocket-client", "ipykernel", "ipywidgets", "anywidget", "traitlets",
+         "jupyter_client", "jupyterlab", "notebook", "marimo")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    started = time.monotonic()
+    results: list[tuple[str, float, bool]] = []
+
+    def step(name: str, fn: Callable[[], object]) -> object:
+        envs.log(f"{name} ...")
+        t0 = time.monotonic()
+        try:
+            value = fn()
+            ok = value is not False
+        except Exception as exc:  # a failed step is reported; the others still run
+            envs.log(f"{name} FAILED: {exc}")
+            value, ok = None, False
+        results.append((name, time.monotonic() - t0, ok))
+        return value
+
+    wheel = step("build the wheel", envs.build_wheel)
+    if wheel is not None:
+        for env in envs.ENVS.values():
+            reused = step(f"venv {env.name}", lambda env=env: envs.prepare(env, wheel))
+            if reused is not None:
+                envs.log(f"venv {env.name}: {'reused' if reused else 'created'}: {show_versions(env)}")
+
+    environ = {**os.environ, "K8STTY_COMPAT": "1"}
+    step("browser smoke tests (notebook7, lab42, lab36, marimo)", lambda: run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/compat", *argv], environ))
+    oldest = envs.ENVS["oldest"]
+    deselect = [arg for test in OLDEST_DESELECTED for arg in ("--deselect", test)]
+    step("non-browser tests at the oldest declared versions", lambda: run(
+        [str(oldest.bin / "pytest"), "-p", "no:cacheprovider", "-m", "not browser", *OLDEST_TESTS,
+         *deselect, *argv], dict(os.environ)))
+
+    total = time.monotonic() - started
+    print("\ncompatibility run:", file=sys.stderr)
+    for name, seconds, ok in results:
+        print(f"  {'ok    ' if ok else 'FAILED'} {seconds:7.1f} s  {name}", file=sys.stderr)
+    failed = [name for name, _, ok in results if not ok]
+    verdict = f"{len(failed)} step(s) failed: {', '.join(failed)}" if failed else "all steps passed"
+    print(f"compatibility run: {verdict}; total time {total:.0f} s ({total / 60:.1f} min)",
+          file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+
+def run(command: list[str], environ: dict[str, str]) -> bool:
+    """Run a test command from the repository's root; whether it passed."""
+    envs.log("$ " + " ".join(command))
+    return subprocess.run(command, cwd=envs.ROOT, env=environ, stdin=subprocess.DEVNULL).returncode == 0
+
+
+def show_versions(env: envs.Env) -> str:
+    try:
+        found = envs.versions(env, SHOWN)
+    except (subprocess.CalledProcessError, ValueError) as exc:
+        return f"(versions unknown: {exc})"
+    return ", ".join(f"{name} {version}" for name, version in found.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
