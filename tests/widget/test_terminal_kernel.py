@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import uuid
 
 from .conftest import KUBECONFIG_MARK, class_setting, open_terminal
 from .frontend import new_view_id
@@ -81,6 +82,28 @@ def test_a_terminal_made_by_a_running_cell_answers_over_a_subshell(fe):
                 what="the busy cell to end")
     fe.kc.control_channel.send(fe.kc.session.msg("delete_subshell_request", {"subshell_id": subshell}))
     fe.kc.get_control_msg(timeout=10)
+
+
+def test_messages_over_a_subshell_the_kernel_does_not_have_still_reach_the_terminal(fe):
+    """A page whose kernel was restarted elsewhere keeps sending the old kernel's subshell id.
+
+    JupyterLab forgets its comm subshells only when its own connection restarts the
+    kernel (see ``_keep_frontend_routing``): such messages go to the main shell instead
+    of being rejected, the second one too, after output left with that id in its parent.
+    """
+    comm = open_terminal(fe, "t0s")
+    stale = str(uuid.uuid4())
+
+    def send(data: dict, buffers: list[bytes]) -> None:
+        message = fe.kc.session.msg("comm_msg", {"comm_id": comm.comm_id, "data": data})
+        message["header"]["subshell_id"] = stale
+        fe.kc.session.send(fe.kc.shell_channel.socket, message, buffers=buffers)
+
+    send({"method": "update", "state": {"rows": 21, "cols": 77}, "buffer_paths": []}, [])
+    send({"method": "custom", "content": {"type": "input"}}, [b"echo stale-$((20+2)) $(stty size)\r"])
+    fe.expect_output(comm, b"stale-22 21 77\r\n")
+    send({"method": "custom", "content": {"type": "input"}}, [b"echo again-$((20+3))\r"])
+    fe.expect_output(comm, b"again-23\r\n")
 
 
 def test_a_failing_message_handler_shows_an_error_in_the_views(fe):
