@@ -149,6 +149,17 @@ def _stop_lab(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _end_persistent_shell(kubeconfig: str) -> None:
+    """End the tour's ``--persist`` shell: its tmux server is this machine's and outlives the sandbox."""
+    from jupyter_k8stty.errors import K8sTTYError
+    from jupyter_k8stty.sandbox.tour_pods import end_persistent_shell
+
+    try:
+        end_persistent_shell(kubeconfig)
+    except (K8sTTYError, OSError) as exc:  # stopping goes on: say why and carry on
+        print(f"jupyter-k8stty demo: could not end the tour's persistent shell: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C or SIGTERM (or JupyterLab exits); return the exit code."""
     from jupyter_k8stty.sandbox import missing_extra
@@ -235,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if lab is not None:
             _stop_lab(lab)
+        if sandbox.kubeconfig_path:  # set once the sandbox started
+            _end_persistent_shell(sandbox.kubeconfig_path)
         sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

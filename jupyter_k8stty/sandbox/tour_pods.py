@@ -10,6 +10,10 @@ pods                        namespace    what they are
 ``notebook``                ``default``  containers ``notebook`` (default), ``git-sync``
 ``trainer-0`` .. ``-3``     ``default``  StatefulSet ``trainer``, label ``app=trainer``
 ``serving-…`` (2)           ``default``  Deployment and Service ``serving``
+``model-server-0``          ``default``  the next model's canary, from a distroless
+                                         image: container ``server`` has no shell
+``finetune-…``              ``default``  Job ``finetune`` on node ``sandbox-gpu``: its
+                                         main process waits at a ``finetune>`` prompt
 ``prometheus-0``            monitoring   StatefulSet ``prometheus``
 ==========================  ===========  ==========================================
 
@@ -19,23 +23,30 @@ yet, so the fan-out shows one failure), an ``eval.py`` that stands in for an
 evaluation, and the served model's version. Sandbox pods run on this machine, so the
 files live in each container's working directory (its ``HOME``) and the tour uses
 relative paths.
+
+``model-server-0`` and the ``finetune`` job are there for the tour's "Pods without a
+shell" section: a terminal into the distroless server finds no shell and offers a debug
+container (``--debug --target server``), and the job's main process is a small
+interactive program to ``--attach`` to (its container has ``stdin`` and ``tty``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shlex
 from typing import TYPE_CHECKING
 
 from jupyter_k8stty.sandbox.pods import DEFAULT_CONTAINER_ANNOTATION, PodSpec
-from jupyter_k8stty.sandbox.workloads import Workload, deployment, service, statefulset
+from jupyter_k8stty.sandbox.workloads import Workload, deployment, job, service, statefulset
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
 
-__all__ = ["CHECKPOINT_BYTES", "CHECKPOINT_STEPS", "MODEL_VERSION", "TRAINERS", "loss_at", "seed",
-           "tour_pods", "tour_sandbox", "tour_workloads"]
+__all__ = ["CANARY_IMAGE", "CHECKPOINT_BYTES", "CHECKPOINT_STEPS", "FINETUNE_NODE", "MODEL_VERSION",
+           "PERSIST_NAME", "TRAINERS", "end_persistent_shell", "loss_at", "seed", "tour_pods",
+           "tour_sandbox", "tour_workloads"]
 
 #: How many ``trainer-N`` pods the ``trainer`` StatefulSet has.
 TRAINERS: int = 4
@@ -45,6 +56,65 @@ CHECKPOINT_BYTES: int = 2 * 1024 * 1024
 CHECKPOINT_STEPS: tuple[int, ...] = (400, 800, 1200)
 #: The model version the ``serving`` pods report.
 MODEL_VERSION = "resnet50-2024-11-03"
+#: The image of ``model-server-0``'s ``server`` container: distroless, so it has no shell.
+CANARY_IMAGE = "gcr.io/distroless/python3-debian12"
+#: ``model-server-0``'s main process. A stand-in for a model server: it serves files on
+#: a free local port (the sandbox's pods are processes on this machine).
+CANARY_COMMAND = ("python3", "-m", "http.server", "0", "--bind", "127.0.0.1")
+#: The node the ``finetune`` job runs on.
+FINETUNE_NODE = "sandbox-gpu"
+#: The ``--persist`` name of the tour's persistent shell (in ``trainer-0``).
+PERSIST_NAME = "tour"
+
+#: The ``finetune`` job's main process (``python3 -c``): fine-tuning paused at a plateau,
+#: waiting for an operator at a ``finetune>`` prompt, to attach to. An empty line shows
+#: the prompt again, so "press enter" after attaching does what kubectl says it does.
+FINETUNE_SCRIPT = '''\
+import time
+
+step, loss, lr = 1200, 0.4721, 3.0e-4
+HELP = "commands: status, lr VALUE, resume, help (close the terminal to detach)"
+
+
+def status():
+    print(f"step={step} loss={loss:.4f} lr={lr:.1e}")
+
+
+def handle(words):
+    global step, loss, lr
+    if not words:
+        return
+    if words[0] == "status":
+        status()
+    elif words[0] == "lr" and len(words) == 2:
+        try:
+            lr = float(words[1])
+        except ValueError:
+            print(f"not a number: {words[1]}")
+        else:
+            print(f"learning rate set to {lr:.1e}")
+    elif words[0] == "resume":
+        for _ in range(3):
+            time.sleep(0.3)
+            step += 100
+            loss -= 4 * lr + 0.0005
+            status()
+        print(f"paused again at step {step}")
+    else:
+        print(HELP)
+
+
+print(f"finetune: the loss has not improved for 300 steps; paused at step {step}", flush=True)
+print(HELP, flush=True)
+while True:
+    try:
+        handle(input("finetune> ").split())
+    except EOFError:
+        print("(end of input ignored: close the terminal to detach)")
+        time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\\n(the job keeps running: close the terminal to detach)")
+'''
 
 #: ``python3 eval.py`` in a trainer: a sandbox stand-in for evaluating the newest
 #: checkpoint. It takes about 1.5 s, as a real evaluation takes a while, so a fan-out
@@ -76,20 +146,33 @@ print(f"checkpoint={newest.name} step={step} val_loss={val_loss:.4f} "
 
 
 def tour_pods() -> list[PodSpec]:
-    """Return the pods that belong to no workload: the team's ``notebook`` pod."""
+    """Return the pods that belong to no workload: the team's ``notebook`` pod and the canary."""
     return [
         PodSpec("notebook", containers=("notebook", "git-sync"), labels={"app": "notebook"},
                 annotations={DEFAULT_CONTAINER_ANNOTATION: "notebook"}, age=86400.0),
+        PodSpec("model-server-0", containers=("server",), labels={"app": "model-server",
+                                                                   "track": "canary"},
+                images={"server": CANARY_IMAGE}, commands={"server": CANARY_COMMAND}, age=5400.0),
     ]
 
 
+def _finetune() -> Workload:
+    """Return the ``finetune`` job: one pod on the GPU node whose main process takes a terminal."""
+    workload = job("finetune", containers=("finetune",), labels={"app": "finetune"})
+    workload.pods = [dataclasses.replace(
+        pod, node=FINETUNE_NODE, commands={"finetune": ("python3", "-u", "-c", FINETUNE_SCRIPT)},
+        stdin=("finetune",), tty=("finetune",)) for pod in workload.pods]
+    return workload
+
+
 def tour_workloads() -> list[Workload | list[Workload]]:
-    """Return the trainers, the model server and a monitoring stack."""
+    """Return the trainers, the model server, a fine-tuning job and a monitoring stack."""
     return [
         statefulset("trainer", TRAINERS, containers=("trainer",), labels={"app": "trainer"}),
         deployment("serving", 2, containers=("model-server",), labels={"app": "serving"},
                    ages=(7200.0, 1800.0)),
         service("serving"),
+        _finetune(),
         statefulset("prometheus", 1, namespace="monitoring", containers=("prometheus",)),
     ]
 
@@ -132,6 +215,9 @@ def _trainer_script(trainer: int) -> str:
 def seed(kubeconfig: str | os.PathLike[str] | None = None) -> None:
     """Put the files the tour reads into the tour's pods, through exec as a user would.
 
+    A persistent shell left by an earlier run of the tour is ended first
+    (:func:`end_persistent_shell`).
+
     Args:
         kubeconfig: the sandbox's kubeconfig (default: ``KUBECONFIG``).
 
@@ -142,6 +228,7 @@ def seed(kubeconfig: str | os.PathLike[str] | None = None) -> None:
     from jupyter_k8stty.exec.run import run
 
     config = os.fspath(kubeconfig) if kubeconfig is not None else None
+    end_persistent_shell(config)
     for i in range(TRAINERS):
         run(f"trainer-{i}", ["sh", "-s"], stdin=_trainer_script(i).encode(), timeout=30,
             kubeconfig=config).check_returncode()
@@ -152,3 +239,25 @@ def seed(kubeconfig: str | os.PathLike[str] | None = None) -> None:
     for result in run_many(["deploy/serving"], ["sh", "-s"], stdin=serving, timeout=30,
                            progress=False, kubeconfig=config).values():
         result.check_returncode()
+
+
+def end_persistent_shell(kubeconfig: str | os.PathLike[str] | None = None) -> bool:
+    """End the tour's persistent shell (``--persist tour`` in ``trainer-0``); return whether one ran.
+
+    The sandbox's pods are processes on this machine, and so is their ``tmux`` server: a
+    persistent shell outlives the sandbox that started it, and the next run of the tour
+    would join a shell whose pod (and working directory) is gone. The demo and the tour's
+    test end it when they start and when they stop.
+
+    Raises:
+        ApiError: ``trainer-0`` could not be reached.
+    """
+    from jupyter_k8stty.exec.persist import sessions
+
+    config = os.fspath(kubeconfig) if kubeconfig is not None else None
+    ended = False
+    for found in sessions("trainer-0", kubeconfig=config):
+        if found.label == PERSIST_NAME:
+            found.end()
+            ended = True
+    return ended
