@@ -11,6 +11,8 @@
 // * Copy with Ctrl+Shift+C (Cmd+C works natively on macOS), paste with
 //   Ctrl+Shift+V or the browser's paste event; xterm turns pastes into
 //   bracketed paste when the program asked for it.
+// * The widget's own shortcuts (a short list passed in, see shortcuts.js) run
+//   instead of reaching the pod.
 
 const KEY_EVENTS = ["keydown", "keypress", "keyup"];
 
@@ -35,14 +37,23 @@ function legacyCopy(term) {
 /**
  * @param {HTMLElement} container - the element that wraps xterm
  * @param {import("@xterm/xterm").Terminal} term
+ * @param {Array<{matches: (event: KeyboardEvent) => boolean, run: () => void}>} shortcuts -
+ *   the widget's own keys in the focused terminal (search, zoom, full screen: see
+ *   shortcuts.js); they never reach the pod, nor the notebook, nor the browser.
  * @returns {() => void} dispose
  */
-export function isolateKeyboard(container, term) {
+export function isolateKeyboard(container, term, shortcuts = []) {
   container.setAttribute("data-lm-suppress-shortcuts", "true");
   const stop = (event) => event.stopPropagation();
   for (const type of KEY_EVENTS) container.addEventListener(type, stop);
 
   term.attachCustomKeyEventHandler((event) => {
+    const shortcut = shortcuts.find((s) => s.matches(event));
+    if (shortcut) {
+      event.preventDefault(); // Ctrl+= and Ctrl+- would zoom the whole page
+      if (event.type === "keydown") shortcut.run();
+      return false;
+    }
     if (event.type !== "keydown") return true;
     const key = event.key.toLowerCase();
     if (event.ctrlKey && event.shiftKey && !event.altKey && !event.metaKey) {

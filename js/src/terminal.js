@@ -1,13 +1,21 @@
 // xterm.js setup: defaults, JupyterLab theme, addons and the WebGL renderer
 // with a fallback to the DOM renderer.
+//
+// WebGL: Chromium keeps about 16 WebGL contexts per page and silently drops the
+// oldest when one more is made, so at most MAX_WEBGL terminals of a page draw with
+// WebGL (others, and any whose context is lost, use the DOM renderer), and no probe
+// canvas is made (it would cost a context too). Links are set up in links.js.
 
 import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
-import { WebLinksAddon } from "@xterm/addon-web-links";
 import { WebglAddon } from "@xterm/addon-webgl";
 
-// Options the widget owns: the size comes from the fit addon and the traits.
-const RESERVED = new Set(["rows", "cols"]);
+// Options the widget owns: the size comes from the fit addon and the traits;
+// the others are the widget's own, not xterm's (jupyter_k8stty/widget/options.py).
+const RESERVED = new Set(["rows", "cols", "clipboardWrite"]);
+/** Terminals of this page that may draw with WebGL at once (Chromium's limit is ~16). */
+export const MAX_WEBGL = 12;
+let webglInUse = 0;
 
 const LIGHT = {
   foreground: "#1f1f1f",
@@ -69,7 +77,8 @@ function defaultOptions(node) {
     fontSize: Number.isFinite(fontSize) && fontSize > 0 ? fontSize : 13,
     cursorBlink: true,
     scrollback: 10000,
-    allowProposedApi: false,
+    // The search box highlights every match with decorations, a "proposed" API.
+    allowProposedApi: true,
   };
 }
 
@@ -81,15 +90,6 @@ function userOptions(options) {
   return out;
 }
 
-function webglAvailable() {
-  try {
-    const canvas = document.createElement("canvas");
-    return !!canvas.getContext("webgl2");
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Create (but do not open) a terminal.
  * @param {HTMLElement} themeNode - element whose CSS variables give the theme
@@ -99,8 +99,9 @@ function webglAvailable() {
  */
 export function createTerminal(themeNode, options, rows, guard = (_where, fn) => fn) {
   const user = userOptions(options);
+  const defaults = defaultOptions(themeNode);
   const term = new Terminal({
-    ...defaultOptions(themeNode),
+    ...defaults,
     theme: jupyterTheme(themeNode),
     ...user,
     rows: Math.max(1, rows || 24),
@@ -108,7 +109,6 @@ export function createTerminal(themeNode, options, rows, guard = (_where, fn) =>
   });
   const fit = new FitAddon();
   term.loadAddon(fit);
-  term.loadAddon(new WebLinksAddon());
 
   let webgl = null;
   let themeObserver = null;
@@ -124,11 +124,13 @@ export function createTerminal(themeNode, options, rows, guard = (_where, fn) =>
     if (!webgl) return;
     const addon = webgl;
     webgl = null;
+    webglInUse -= 1;
     try {
       addon.dispose();
     } catch {
       /* already gone */
     }
+    api.onRendererChange?.("dom");
   };
 
   const api = {
@@ -138,17 +140,23 @@ export function createTerminal(themeNode, options, rows, guard = (_where, fn) =>
     get renderer() {
       return webgl ? "webgl" : "dom";
     },
+    /** Called with "dom" when the WebGL renderer is dropped (context lost). */
+    onRendererChange: null,
     /** Open into `parent` and pick the renderer; call once, when attached. */
     open(parent) {
       parentEl = parent;
       term.open(parent);
       paint();
-      if (webglAvailable()) {
+      if (webglInUse < MAX_WEBGL) {
         try {
           const addon = new WebglAddon();
-          addon.onContextLoss(guard("switching to the DOM renderer", useDomRenderer));
-          term.loadAddon(addon);
+          addon.onContextLoss(guard("switching to the DOM renderer", () => {
+            console.warn("jupyter-k8stty: WebGL context lost, using the DOM renderer");
+            useDomRenderer();
+          }));
+          term.loadAddon(addon); // throws when no WebGL2 context can be created
           webgl = addon;
+          webglInUse += 1;
         } catch (error) {
           webgl = null; // the DOM renderer stays in charge
           console.warn("jupyter-k8stty: WebGL renderer unavailable, using the DOM renderer", error);
@@ -166,6 +174,10 @@ export function createTerminal(themeNode, options, rows, guard = (_where, fn) =>
       const next = userOptions(options);
       for (const [key, value] of Object.entries(next)) {
         if (current[key] !== value) term.options[key] = value;
+      }
+      for (const key of Object.keys(current)) {
+        // An option taken out (zoom reset drops fontSize) goes back to its default.
+        if (!(key in next) && key in defaults) term.options[key] = defaults[key];
       }
       if (current.theme && !next.theme) term.options.theme = jupyterTheme(themeNode);
       current = next;

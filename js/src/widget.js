@@ -13,12 +13,15 @@
 //                      {type: "reconnect"}              start a fresh session
 //                      {type: "error", message}         a failure in this front end (logged)
 //                      {type: "bundle", request}        send the front end, once per request id (loader.js)
+//   both ways          {type: "upload-*" | "download-*"}  files, see transfers.js (and features.js
+//                                                         for search, zoom, full screen, links...)
 //                      {type: "snapshot", request, html, text, cols, rows}  the screen (snapshot.js)
 // A jupyter_k8stty.Player (`_view` "player") renders player.js instead, with its own messages.
 
 import "@xterm/xterm/css/xterm.css";
 import "./widget.css";
 
+import { createFeatures } from "./features.js";
 import { FlowWriter } from "./flow.js";
 import { createHeader } from "./header.js";
 import { isolateKeyboard } from "./keyboard.js";
@@ -106,7 +109,7 @@ function renderTerminal(model, el, line, reporter, send) {
   const screen = document.createElement("div");
   screen.className = "k8stty-screen";
   screen.style.height = `${(model.get("rows") || 24) * ESTIMATED_ROW_PX}px`;
-  root.append(header.el, screen, line.el);
+  root.append(header.el, header.panels, screen, line.el);
   el.appendChild(root);
 
   const xt = createTerminal(root, model.get("options"), model.get("rows"), guard);
@@ -114,7 +117,8 @@ function renderTerminal(model, el, line, reporter, send) {
   const flow = new FlowWriter(term, guard("acknowledging output", (n) => {
     send({ type: "ack", view: viewId, bytes: n });
   }));
-  const disposeKeyboard = isolateKeyboard(root, term);
+  const features = createFeatures({ model, root, screen, header, xt, send, guard, line, viewId });
+  const disposeKeyboard = isolateKeyboard(root, term, features.shortcuts);
   const snapshots = attachSnapshots({ term, header, send, line, guard });
 
   const onMessage = guard("handling a message from the kernel", (msg, buffers) => {
@@ -137,7 +141,8 @@ function renderTerminal(model, el, line, reporter, send) {
         snapshots.onMessage(msg);
         break;
       default:
-        break; // "bundle" is the loader's
+        features.handle(msg, buffers); // files; "bundle" is the loader's
+        break;
     }
   });
   model.on("msg:custom", onMessage);
@@ -206,6 +211,7 @@ function renderTerminal(model, el, line, reporter, send) {
     if (opened || disposed || !screen.isConnected || screen.clientWidth === 0) return;
     opened = true;
     xt.open(screen);
+    features.opened();
     requestAnimationFrame(guard("opening the terminal", () => {
       if (disposed) return;
       const height = heightForRows(model.get("rows") || term.rows);
@@ -241,6 +247,7 @@ function renderTerminal(model, el, line, reporter, send) {
     model.off("change:options", onOptions);
     for (const subscription of subscriptions) subscription.dispose();
     disposeKeyboard();
+    features.dispose();
     flow.dispose();
     header.dispose();
     snapshots.dispose();

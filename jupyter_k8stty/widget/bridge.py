@@ -59,6 +59,38 @@ Browser to kernel:
     The loader (the widget's small ``_esm``) asks for the front end; the kernel
     answers with ``bundle``, once per ``id`` (the loader resends a request the kernel
     has not started on, see ``js/src/send.js``; ``ready`` is resent the same way).
+
+Files, both ways (:mod:`jupyter_k8stty.widget.transfers`, ``js/src/transfers.js``). Each
+kernel message carries the ``view`` it is for; other views ignore it. Nothing is typed
+into the user's shell: a separate exec runs ``tar`` in the terminal's pod and container.
+
+``{"type": "upload-where", "view", "request"}`` (browser)
+    Where would an upload go? The kernel answers ``{"type": "upload-where", "view",
+    "request", "path", "source": "shell" | "workdir"}`` or ``{..., "error": text}``
+    (see :mod:`jupyter_k8stty.widget.shell_dir`).
+``{"type": "upload", "view", "id", "dest", "files": [{"name", "size", "dir", "mtime"}]}`` (browser)
+    Start an upload into the folder ``dest``: the files (relative names) and folders,
+    in the order their data follows.
+``{"type": "upload-data", "id"}`` + ``[bytes]`` (browser)
+    The next bytes of file data, at most ``UPLOAD_WINDOW`` (2 MiB) ahead of the last
+    ``upload-progress``.
+``{"type": "upload-progress", "view", "id", "bytes"}`` (kernel)
+    ``bytes`` have been handed to ``tar`` in the pod: the browser may send more.
+``{"type": "upload-done", "view", "id", "bytes", "error", "dest"}`` (kernel)
+    The upload ended; ``error`` is ``null`` or one line.
+``{"type": "download", "view", "id", "path"}`` (browser)
+    Send a file or folder of the pod (the header's download action).
+``{"type": "download-start", "view", "id", "name", "kind": "file" | "tar", "size", "path"}`` (kernel)
+    A download begins (also for ``Terminal.download``, to the most recent view): save
+    it as ``name``; ``size`` is ``null`` for a folder's ``.tar``.
+``{"type": "download-data", "view", "id"}`` + ``[bytes]`` (kernel)
+    The next bytes, at most ``DOWNLOAD_WINDOW`` (4 MiB) ahead of the acknowledgements.
+``{"type": "download-ack", "id", "bytes"}`` (browser)
+    The view has received ``bytes`` more bytes.
+``{"type": "download-done", "view", "id", "bytes", "error"}`` (kernel)
+    The download ended: the view saves it, unless ``error`` says why not.
+``{"type": "upload-cancel" | "download-cancel", "id", "reason"}`` (browser)
+    Stop a transfer.
 ``{"type": "snapshot", "request": id | null, "html": text, "text": text, "cols": n, "rows": n}``
     The screen as HTML (xterm's serialize addon) and as text: the answer to
     ``snapshot``, or, with ``request: null``, the header's snapshot action (the kernel
@@ -261,6 +293,12 @@ class Bridge:
     def views(self) -> int:
         """Number of views currently attached."""
         return len(self._views)
+
+    @property
+    def view_ids(self) -> list[str]:
+        """The ids of the views attached, in the order they first sent ``ready``."""
+        with self._send_lock:
+            return list(self._views)
 
     # -- view side ------------------------------------------------------------------------
 

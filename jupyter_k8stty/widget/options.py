@@ -7,7 +7,8 @@ construction; the magics call :func:`check_options` for ``--option KEY=VALUE``.
 
 Only the options in :data:`XTERM_OPTIONS` are checked (the common ones of xterm.js
 6's ``ITerminalOptions``); other keys pass through unchanged, so a newer xterm.js
-option works without a change here.
+option works without a change here. :data:`WIDGET_OPTIONS` are the widget's own
+(``clipboardWrite``): the front end keeps them from xterm.js.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from ..errors import ArgumentError
 
-__all__ = ["COLS_RANGE", "ROWS_RANGE", "XTERM_OPTIONS", "check_options", "check_size"]
+__all__ = ["COLS_RANGE", "ROWS_RANGE", "WIDGET_OPTIONS", "XTERM_OPTIONS", "check_options", "check_size"]
 
 #: Heights (rows) a terminal may have, inclusive.
 ROWS_RANGE: tuple[int, int] = (2, 500)
@@ -134,6 +135,14 @@ XTERM_OPTIONS: dict[str, Check] = {
 }
 
 
+#: The widget's own options, not xterm.js's (``js/src/terminal.js`` keeps them from xterm).
+WIDGET_OPTIONS: dict[str, Check] = {
+    # OSC 52: may a program in the pod set the user's clipboard? Off: a pod must not
+    # write the clipboard silently (js/src/clipboard.js).
+    "clipboardWrite": _boolean,
+}
+
+
 def check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return ``options`` as a dict of xterm.js options whose known values have the right type.
 
@@ -164,7 +173,7 @@ def check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
         if key in RESERVED:
             raise ArgumentError(f"xterm option {key} is set by the terminal: use rows=N "
                                 "(the width follows the browser)")
-        check = XTERM_OPTIONS.get(key)
+        check = XTERM_OPTIONS.get(key) or WIDGET_OPTIONS.get(key)
         expected = check(value) if check is not None else None
         if expected is not None:
             raise ArgumentError(f"xterm option {key} must be {expected}, got {value!r}")

@@ -52,6 +52,7 @@ from .reconnect import Backoff
 from .recording import AsciicastWriter, RecordingTap
 from .session_modes import debug_mode, offered_debug_image, terminal_mode
 from .snapshot import Snapshot, SnapshotRequests
+from .transfers import Transfer, Transfers
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -260,6 +261,11 @@ class Terminal(anywidget.AnyWidget):
             "snapshot": self._on_snapshot,
             "debug": self._on_debug,
         }
+        self._transfers = Transfers(
+            self._send_message, lambda: self.session, lambda: (self.rows, self.cols),
+            lambda: self._bridge.view_ids if self._bridge is not None else [], name=label)
+        self._handlers.update(self._transfers.handlers)
+        self.observe(lambda change: self._transfers.note_status(change["new"]), names="status")
         self.on_msg(self._handle_message)
         if self.comm is not None:
             self.comm.on_close(self._on_comm_close)
@@ -350,6 +356,20 @@ class Terminal(anywidget.AnyWidget):
         assert self._connection is not None
         self._connection.wait(timeout)
         return self.exit_code
+
+    def download(self, path: str) -> Transfer:
+        """Save a file of the pod through the browser (a folder as ``NAME.tar``); return at once.
+
+        The most recent view of the terminal receives it and saves it (the browser's
+        downloads). A separate exec runs ``tar`` in the terminal's pod and container;
+        nothing is typed into the shell. The returned :class:`~.transfers.Transfer`
+        tells how it goes (``done``, ``bytes``, ``error``, ``wait()``).
+
+        Raises:
+            ArgumentError: an empty path.
+            StreamError: the terminal is not displayed, or not connected.
+        """
+        return self._transfers.download(path)
 
     def reconnect(self) -> None:
         """Close the current session and start a new one with the same arguments.
@@ -455,6 +475,9 @@ class Terminal(anywidget.AnyWidget):
             if closing:
                 if connection is not None:
                     connection.close()
+                transfers = getattr(self, "_transfers", None)
+                if transfers is not None:
+                    transfers.close()
                 if self._bridge is not None:
                     self._bridge.close()
                 self.stop_recording()
