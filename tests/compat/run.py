@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from . import envs
 
@@ -64,19 +65,22 @@ OLDEST_DESELECTED = {
 SHOWN = ("kubernetes", "websocket-client", "ipykernel", "ipywidgets", "anywidget", "traitlets",
          "jupyter_client", "jupyterlab", "notebook", "marimo")
 
+T = TypeVar("T")
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     started = time.monotonic()
     results: list[tuple[str, float, bool]] = []
 
-    def step(name: str, fn: Callable[[], object]) -> object:
+    def step(name: str, fn: Callable[[], T]) -> T | None:
+        """Run ``fn``, timed; an exception fails the step (reported, the others still run)."""
         envs.log(f"{name} ...")
         t0 = time.monotonic()
         try:
-            value = fn()
-            ok = value is not False
-        except Exception as exc:  # a failed step is reported; the others still run
+            value: T | None = fn()
+            ok = True
+        except Exception as exc:
             envs.log(f"{name} FAILED: {exc}")
             value, ok = None, False
         results.append((name, time.monotonic() - t0, ok))
@@ -109,10 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-def run(command: list[str], environ: dict[str, str]) -> bool:
-    """Run a test command from the repository's root; whether it passed."""
+def run(command: list[str], environ: dict[str, str]) -> None:
+    """Run a test command from the repository's root.
+
+    Raises:
+        RuntimeError: it failed (its output, on the terminal, says why).
+    """
     envs.log("$ " + " ".join(command))
-    return subprocess.run(command, cwd=envs.ROOT, env=environ, stdin=subprocess.DEVNULL).returncode == 0
+    code = subprocess.run(command, cwd=envs.ROOT, env=environ, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        raise RuntimeError(f"exit status {code}")
 
 
 def show_versions(env: envs.Env) -> str:

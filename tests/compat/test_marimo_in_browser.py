@@ -21,6 +21,7 @@ import pytest
 
 from ..browser.lab import (
     CELL_TIMEOUT,
+    KERNEL_READY_TIMEOUT,
     LAB_START_TIMEOUT,
     LAB_STOP_TIMEOUT,
     TERMINAL_TIMEOUT,
@@ -127,6 +128,8 @@ def marimo_url(kubeconfig: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def terminal(marimo_url: str, page) -> TerminalView:
     page.goto(marimo_url)
     term = TerminalView(page, page.locator(".k8stty").first)
+    # The first open starts marimo's kernel, which imports (and byte-compiles) everything.
+    term.root.wait_for(timeout=KERNEL_READY_TIMEOUT * 1000)
     term.wait_status("connected", timeout=CELL_TIMEOUT)
     term.wait_for(PROMPT)
     return term
