@@ -11,6 +11,7 @@
 //                      {type: "ready", view}            this view rendered; asks for a replay
 //                      {type: "detach", view}           this view went away
 //                      {type: "reconnect"}              start a fresh session
+//                      {type: "debug"}                  reopen in a new debug container (session_modes.js)
 //                      {type: "error", message}         a failure in this front end (logged)
 //                      {type: "bundle", request}        send the front end, once per request id (loader.js)
 //   both ways          {type: "upload-*" | "download-*"}  files, see transfers.js (and features.js
@@ -25,6 +26,7 @@ import { createFeatures } from "./features.js";
 import { FlowWriter } from "./flow.js";
 import { createHeader } from "./header.js";
 import { isolateKeyboard } from "./keyboard.js";
+import { createSessionModes } from "./session_modes.js";
 import { createErrorLine, createReporter } from "./report.js";
 import { sendNoticed } from "./send.js";
 import { createTerminal } from "./terminal.js";
@@ -120,6 +122,7 @@ function renderTerminal(model, el, line, reporter, send) {
   const features = createFeatures({ model, root, screen, header, xt, send, guard, line, viewId });
   const disposeKeyboard = isolateKeyboard(root, term, features.shortcuts);
   const snapshots = attachSnapshots({ term, header, send, line, guard });
+  const sessionModes = createSessionModes({ model, term, header, send, guard }); // read-only, Debug action
 
   const onMessage = guard("handling a message from the kernel", (msg, buffers) => {
     switch (msg?.type) {
@@ -251,6 +254,7 @@ function renderTerminal(model, el, line, reporter, send) {
     flow.dispose();
     header.dispose();
     snapshots.dispose();
+    sessionModes.dispose();
     xt.dispose();
     root.remove();
   };
