@@ -13,18 +13,22 @@ prepares the venvs and sets ``K8STTY_COMPAT=1``); the main run skips them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from ..browser.conftest import browser, open_notebook, page  # noqa: F401  (reused fixtures)
-from ..browser.lab import LabServer, check_extensions, jupyter_env, run_lab
+from ..browser.lab import ARTIFACTS, LabServer, check_extensions, jupyter_env, run_lab
 from .envs import ENVS, Env
 
 #: Set by the compatibility run; without it the tests here are skipped.
 ENABLED = os.environ.get("K8STTY_COMPAT") == "1"
 SKIP_REASON = "compatibility run only: python -m tests.compat.run (a step of scripts/dev.sh test)"
+#: Lines of the server's log shown when a test fails.
+LOG_TAIL = 60
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,37 @@ def frontend(request: pytest.FixtureRequest) -> Frontend:
 
 
 @pytest.fixture(scope="session")
-def lab_server(frontend: Frontend, kubeconfig: str, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[LabServer]:
+def server_log(frontend: Frontend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the frontend's server writes its log."""
+    return tmp_path_factory.getbasetemp() / f"{frontend.env.name}.log"
+
+
+@pytest.fixture
+def diagnose(frontend: Frontend, server_log: Path, request: pytest.FixtureRequest
+             ) -> Callable[[], AbstractContextManager[None]]:
+    """``with diagnose():`` on failure, a screenshot of the page and the server log's tail."""
+    browser_page = request.getfixturevalue("page")
+
+    @contextmanager
+    def diagnosed() -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            ARTIFACTS.mkdir(exist_ok=True)
+            try:
+                browser_page.screenshot(path=str(ARTIFACTS / f"compat-{frontend.env.name}-failure.png"))
+            except Exception as exc:  # the failure below matters more than its picture
+                print(f"no screenshot: {exc}")
+            lines = server_log.read_text(errors="replace").splitlines() if server_log.exists() else []
+            print(f"--- the last {LOG_TAIL} lines of {server_log}", *lines[-LOG_TAIL:], sep="\n")
+            raise
+
+    return diagnosed
+
+
+@pytest.fixture(scope="session")
+def lab_server(frontend: Frontend, kubeconfig: str, server_log: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """The frontend's server, run by its venv's Python on a free port, serving a temporary folder."""
     name = frontend.env.name
     env = jupyter_env(tmp_path_factory.mktemp(f"jupyter-{name}"), kubeconfig)
@@ -75,6 +108,5 @@ def lab_server(frontend: Frontend, kubeconfig: str, tmp_path_factory: pytest.Tem
     python = str(frontend.env.python)
     check_extensions(env, python)
     root = tmp_path_factory.mktemp(f"notebooks-{name}")
-    log = tmp_path_factory.getbasetemp() / f"{name}.log"
-    with run_lab(env, root, log, python=python, app=frontend.app) as server:
+    with run_lab(env, root, server_log, python=python, app=frontend.app) as server:
         yield server

@@ -26,7 +26,13 @@ SLEEP_SECONDS = 8
 BUSY_MARGIN = 1.5
 
 
-def test_terminal_renders_echoes_resizes_and_takes_keys_during_a_busy_cell(frontend: Frontend, open_notebook):
+def test_terminal_renders_echoes_resizes_and_takes_keys_during_a_busy_cell(frontend: Frontend, open_notebook,
+                                                                            diagnose):
+    with diagnose():
+        smoke_test(frontend, open_notebook)
+
+
+def smoke_test(frontend: Frontend, open_notebook) -> None:
     nb, term = start_terminal(open_notebook, f"import time\ntime.sleep({SLEEP_SECONDS})")
     name = frontend.env.name
 
