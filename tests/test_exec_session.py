@@ -362,7 +362,7 @@ def test_every_session_shares_one_keepalive_thread(kubeconfig):
         s.close()
     assert not any(s._keepalive.watched for s in sessions)
     # the thread ends with its last watch (other tests' sessions may still be watched)
-    assert wait_until(lambda: watcher_thread() is None or not _watched_elsewhere(sessions))
+    assert wait_until(lambda: _watched_elsewhere(sessions) or watcher_thread() is None)
 
 
 def _watched_elsewhere(ours) -> bool:

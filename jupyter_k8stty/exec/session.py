@@ -312,6 +312,8 @@ class ExecSession(SessionEvents, SessionInput):
                 last_frame=lambda: frames.last_frame, paused=lambda: self._gate.paused,
                 ping=self._ping, fail=self._fail,
             ).start()
+            if self._done.is_set():  # ended meanwhile: _finish found no watch to cancel
+                self._keepalive.cancel()
         return self
 
     def wait(self, timeout: float | None = None) -> int | None:
