@@ -20,6 +20,7 @@
 // without a kernel, the view shows one line from the saved traits:
 // "terminal into default/demo: not connected". A late answer still brings the terminal.
 
+import { watchKeysWaiting } from "./keys_wait.js";
 import { sendNoticed } from "./send.js";
 
 const PLACEHOLDER_AFTER_MS = 3000;
@@ -103,6 +104,7 @@ function render(view) {
   let asked = false;
   let timer = null;
   let cleanup = null;
+  let stopKeysWait = null;
 
   const placeholder = () => {
     if (disposed || !line.isConnected) return;
@@ -131,6 +133,7 @@ function render(view) {
     line.remove();
     try {
       cleanup = module.default.render(view);
+      if (model.get("_view") !== "player") stopKeysWait = watchKeysWaiting(view);
     } catch (error) {
       fail(error);
     }
@@ -166,6 +169,7 @@ function render(view) {
     clearTimeout(timer);
     line.remove();
     if (typeof cleanup === "function") cleanup();
+    stopKeysWait?.();
   };
 }
 

@@ -10,6 +10,7 @@ and arrive afterwards, in order.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -24,6 +25,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not ENABLED, reason=SKIP_R
 SLEEP_SECONDS = 8
 #: An echo this many seconds before the sleep could end came while the cell ran.
 BUSY_MARGIN = 1.5
+#: The header's notice where keys wait for the running cell (js/src/keys_wait.js).
+KEYS_WAIT = "keys wait for the running cell"
 
 
 def test_terminal_renders_echoes_resizes_and_takes_keys_during_a_busy_cell(frontend: Frontend, open_notebook,
@@ -65,13 +68,27 @@ def smoke_test(frontend: Frontend, open_notebook) -> None:
     assert nb.running(2)
     term.focus()
     term.type("echo during-1\necho during-2\n")
-    term.wait_for(r"^during-1$\n(?:.*\n)*?^during-2$", timeout=SLEEP_SECONDS + CELL_TIMEOUT)
+    # Where keys wait, the header says so until they go through.
+    notice = term.root.locator(".k8stty-header .k8stty-keys-wait")
+    notice_text = "r => r.querySelector('.k8stty-header .k8stty-keys-wait')?.textContent ?? null"
+    noticed = False
+
+    def echoed() -> bool:
+        nonlocal noticed
+        noticed = noticed or term.root.evaluate(notice_text) == KEYS_WAIT
+        return re.search(r"^during-1$\n(?:.*\n)*?^during-2$", term.text(), re.MULTILINE) is not None
+
+    poll(echoed, SLEEP_SECONDS + CELL_TIMEOUT, "the echo of the keys typed during the cell",
+         describe=term.text)
     # The cell's end and the prompt's update race the queued keys' echo: tell the two
     # cases apart by time, since a kernel busy in the cell cannot echo before it ends.
     echoed_after = time.monotonic() - started
     seen_while_busy = echoed_after < SLEEP_SECONDS - BUSY_MARGIN
     nb.wait_cell_done(2, timeout=SLEEP_SECONDS + CELL_TIMEOUT)
     term.screenshot(f"compat-{name}-03-after-busy-cell")
+    poll(lambda: notice.count() == 0, TERMINAL_TIMEOUT, "the keys-wait notice gone")
+    assert noticed == (not frontend.keys_while_busy), (
+        f"the notice {KEYS_WAIT!r} was {'shown' if noticed else 'not shown'} while the cell ran")
     assert seen_while_busy == frontend.keys_while_busy, (
         f"{frontend.env.title}: keys {'passed' if seen_while_busy else 'waited for'} the busy cell "
         f"(echo {echoed_after:.1f} s after it started), expected them to "

@@ -39,8 +39,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not ENABLED, reason=SKIP_R
 SLEEP_SECONDS = 8
 #: An echo this many seconds before the sleep could end came while the cell ran.
 BUSY_MARGIN = 1.5
+#: The header's notice where keys wait for the running cell (js/src/keys_wait.js).
+KEYS_WAIT = "keys wait for the running cell"
 #: An echo this many seconds before the sleep could end came while the cell ran.
 BUSY_MARGIN = 1.5
+#: The header's notice where keys wait for the running cell (js/src/keys_wait.js).
+KEYS_WAIT = "keys wait for the running cell"
 
 NOTEBOOK = f'''
 import marimo
@@ -157,8 +161,13 @@ def test_terminal_renders_echoes_and_keys_wait_for_a_busy_cell(terminal: Termina
     slept = page.get_by_text("slept", exact=True)
     seen_at: float | None = None
 
+    notice = term.root.locator(".k8stty-header .k8stty-keys-wait")
+    notice_text = "r => r.querySelector('.k8stty-header .k8stty-keys-wait')?.textContent ?? null"
+    noticed = False
+
     def cell_done() -> bool:
-        nonlocal seen_at
+        nonlocal seen_at, noticed
+        noticed = noticed or term.root.evaluate(notice_text) == KEYS_WAIT
         if seen_at is None and re.search(r"^during$", term.text(), re.MULTILINE):
             seen_at = time.monotonic() - started
         return slept.count() > 0
@@ -169,6 +178,8 @@ def test_terminal_renders_echoes_and_keys_wait_for_a_busy_cell(terminal: Termina
     term.type("echo after\n")
     term.wait_for(r"^during$\n(?:.*\n)*?^after$")
     term.screenshot("compat-marimo-02-after-busy-cell")
+    assert noticed, "no 'keys wait for the running cell' in the header while the cell ran"
+    poll(lambda: notice.count() == 0, TERMINAL_TIMEOUT, "the keys-wait notice gone")
     # The cell cannot end before SLEEP_SECONDS: an echo well before came while it ran.
     assert seen_at is None or seen_at >= SLEEP_SECONDS - BUSY_MARGIN, f"keys passed the cell ({seen_at} s)"
 
