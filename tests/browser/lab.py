@@ -86,8 +86,13 @@ class LabServer:
     notebook_path: str = "lab/tree"
 
     def notebook_url(self, name: str) -> str:
-        """The page of the notebook file ``name`` (relative to the root), with the token."""
-        return f"{self.url}/{self.notebook_path}/{name}?token={self.token}"
+        """The page of the notebook file ``name`` (relative to the root), with the token.
+
+        In JupyterLab, ``reset`` starts from an empty workspace: without it the page restores
+        the notebooks an earlier test left open, with their dialogs (a kernel to select).
+        """
+        reset = "reset&" if self.notebook_path == "lab/tree" else ""
+        return f"{self.url}/{self.notebook_path}/{name}?{reset}token={self.token}"
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         """Call the Jupyter REST API; return the decoded JSON (or ``None``)."""
