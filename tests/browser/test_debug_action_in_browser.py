@@ -70,7 +70,8 @@ def test_debug_action_on_a_distroless_pod_opens_a_shell(open_notebook, pods):
     action.click()
     poll(confirm.is_visible, UI_TIMEOUT, "the confirmation")
     text = confirm.inner_text()
-    assert "Add an ephemeral debug container (busybox) to pod model" in text, text
+    # the pod as the title names it: "model", or "default/model" once the namespace is known
+    assert re.search(r"Add an ephemeral debug container \(busybox\) to pod (default/)?model ", text), text
     assert "Ephemeral containers cannot be removed from a pod" in text, text
     term.screenshot("issue11-2-confirmation")
     term.root.locator('[data-k8stty-action="debug-cancel"]').click()
