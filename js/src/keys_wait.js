@@ -1,4 +1,5 @@
 // "keys wait for the running cell", said in the terminal's header while it is true.
+// Started by the terminal view (widget.js), in the bundle: the loader stays small.
 //
 // Where the kernel has no subshell for widget messages (ipykernel 6, JupyterLab < 4.4,
 // classic Notebook, marimo), keys typed while a cell runs wait in the kernel's queue

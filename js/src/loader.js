@@ -20,7 +20,6 @@
 // without a kernel, the view shows one line from the saved traits:
 // "terminal into default/demo: not connected". A late answer still brings the terminal.
 
-import { watchKeysWaiting } from "./keys_wait.js";
 import { sendNoticed } from "./send.js";
 
 const PLACEHOLDER_AFTER_MS = 3000;
@@ -46,8 +45,18 @@ function entryFor(hash) {
   return entry;
 }
 
+const styleId = (hash) => `k8stty-css-${hash}`;
+
+/** Put the bundle's CSS where the view lives: the document, or its shadow root (marimo). */
+function adoptStyle(el, hash) {
+  const root = el.getRootNode();
+  const source = document.getElementById(styleId(hash));
+  if (!(root instanceof ShadowRoot) || !source || root.getElementById(styleId(hash))) return;
+  root.append(source.cloneNode(true));
+}
+
 async function importBundle(hash, js, css) {
-  const id = `k8stty-css-${hash}`;
+  const id = styleId(hash);
   if (!document.getElementById(id)) {
     const style = document.createElement("style");
     style.id = id;
@@ -104,7 +113,6 @@ function render(view) {
   let asked = false;
   let timer = null;
   let cleanup = null;
-  let stopKeysWait = null;
 
   const placeholder = () => {
     if (disposed || !line.isConnected) return;
@@ -132,8 +140,9 @@ function render(view) {
     clearTimeout(timer);
     line.remove();
     try {
+      adoptStyle(el, hash);
+      requestAnimationFrame(() => adoptStyle(el, hash)); // a view attached after render
       cleanup = module.default.render(view);
-      if (model.get("_view") !== "player") stopKeysWait = watchKeysWaiting(view);
     } catch (error) {
       fail(error);
     }
@@ -169,7 +178,6 @@ function render(view) {
     clearTimeout(timer);
     line.remove();
     if (typeof cleanup === "function") cleanup();
-    stopKeysWait?.();
   };
 }
 

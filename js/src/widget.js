@@ -30,6 +30,7 @@ import { createSessionModes } from "./session_modes.js";
 import { createErrorLine, createReporter } from "./report.js";
 import { sendNoticed } from "./send.js";
 import { createTerminal } from "./terminal.js";
+import { watchKeysWaiting } from "./keys_wait.js";
 import { renderPlayer } from "./player.js";
 import { attachSnapshots } from "./snapshot.js";
 
@@ -123,6 +124,7 @@ function renderTerminal(model, el, line, reporter, send) {
   const disposeKeyboard = isolateKeyboard(root, term, features.shortcuts);
   const snapshots = attachSnapshots({ term, header, send, line, guard });
   const sessionModes = createSessionModes({ model, term, header, send, guard }); // read-only, Debug action
+  const stopKeysWait = watchKeysWaiting({ model, el }); // "keys wait for the running cell"
 
   const onMessage = guard("handling a message from the kernel", (msg, buffers) => {
     switch (msg?.type) {
@@ -255,6 +257,7 @@ function renderTerminal(model, el, line, reporter, send) {
     header.dispose();
     snapshots.dispose();
     sessionModes.dispose();
+    stopKeysWait();
     xt.dispose();
     root.remove();
   };

@@ -184,9 +184,6 @@ def test_terminal_renders_echoes_and_keys_wait_for_a_busy_cell(terminal: Termina
     assert seen_at is None or seen_at >= SLEEP_SECONDS - BUSY_MARGIN, f"keys passed the cell ({seen_at} s)"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "js/src/loader.js puts the bundle's <style> in document.head only; marimo renders the "
-    "view in a shadow root, which it does not reach (header and xterm.js unstyled)"))
 def test_styles_reach_the_view_in_its_shadow_root(terminal: TerminalView):
     header = terminal.root.locator(".k8stty-header")
     assert header.evaluate("h => getComputedStyle(h).display") == "flex"
