@@ -30,6 +30,7 @@ import traitlets
 from ..errors import ArgumentError, K8sTTYError, one_line
 from .bundle import load_bundle, loader_esm
 from .recording import read_asciicast
+from .view_bundle import view_bundle
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -112,11 +113,8 @@ class Player(anywidget.AnyWidget):
         return f"<Player {self.path.name} {self.cols}x{self.rows} {self.duration:.1f}s>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
-        return {**data, "text/plain": f"replay of {self.path.name} ({self.duration:.1f} s)"}, metadata
+        base = getattr(super(), "_repr_mimebundle_", lambda **_: None)(**kwargs)
+        return view_bundle(self, base, f"replay of {self.path.name} ({self.duration:.1f} s)")
 
     @traitlets.validate("speed")
     def _check_speed(self, proposal: dict) -> float:

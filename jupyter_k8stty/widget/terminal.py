@@ -53,6 +53,7 @@ from .recording import AsciicastWriter, RecordingTap
 from .session_modes import debug_mode, offered_debug_image, terminal_mode
 from .snapshot import Snapshot, SnapshotRequests
 from .transfers import Transfer, Transfers
+from .view_bundle import view_bundle
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -495,11 +496,8 @@ class Terminal(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
         # Where widgets do not render (nbviewer, GitHub, a text console), the saved
         # text/plain says what was there instead of a Python repr.
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if bundle is None:
-            return None
-        data, metadata = bundle
-        return {**data, "text/plain": self.placeholder}, metadata
+        base = getattr(super(), "_repr_mimebundle_", lambda **_: None)(**kwargs)
+        return view_bundle(self, base, self.placeholder)
 
     def _ipython_display_(self) -> None:
         # Displayed under a display id, so that the header's snapshot action can add the
