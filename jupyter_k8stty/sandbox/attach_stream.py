@@ -21,7 +21,8 @@ from typing import cast
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox.mainproc import MainProcess, Subscriber
 from jupyter_k8stty.sandbox.process import log
-from jupyter_k8stty.sandbox.websocket import OP_BINARY, OP_CLOSE, ConnectionClosed, WebSocket, WebSocketError
+from jupyter_k8stty.sandbox.stream_frames import end_frames, output_frames, serve_client_frames
+from jupyter_k8stty.sandbox.websocket import OP_BINARY, WebSocket
 
 __all__ = ["MAX_QUEUED", "AttachStream"]
 
@@ -87,33 +88,20 @@ class AttachStream:
 
     def _read_loop(self) -> None:
         try:
-            while True:
-                _, payload = self.ws.receive()
-                if not payload:
-                    continue
-                channel, data = payload[0], payload[1:]
-                if channel == protocol.STDIN_CHANNEL:
-                    if self.stdin and self.process is not None:
-                        self.process.write(data)
-                elif channel == protocol.RESIZE_CHANNEL:
-                    try:
-                        rows, cols = protocol.decode_resize(data)
-                    except protocol.ProtocolError as exc:
-                        log(str(exc))
-                        continue
-                    if self.process is not None:
-                        self.process.resize(rows, cols)
-                elif channel == protocol.CLOSE_CHANNEL and self.v5:
-                    pass  # the client stops sending: the container's stdin stays open for others
-                else:
-                    log(f"ignoring a frame on unknown channel {channel}")
-        except ConnectionClosed:
-            pass
-        except WebSocketError as exc:
-            log(f"websocket protocol error from client: {exc}")
-            self.ws.close(exc.code, str(exc))
+            # The v5 close of stdin only means the client stops sending: the container's
+            # stdin stays open for the others.
+            serve_client_frames(self.ws, v5=self.v5, stdin=self._input, resize=self._resize,
+                                close_stdin=lambda: None)
         except OSError:
             pass
+
+    def _input(self, data: bytes) -> None:
+        if self.stdin and self.process is not None:
+            self.process.write(data)
+
+    def _resize(self, rows: int, cols: int) -> None:
+        if self.process is not None:
+            self.process.resize(rows, cols)
 
     # ---- process to client ------------------------------------------------------
 
@@ -137,16 +125,13 @@ class AttachStream:
                 if item is None:
                     return
                 if item is _END:
-                    self.ws.send_many([
-                        (OP_BINARY, bytes((protocol.STATUS_CHANNEL,)) + protocol.success_status()),
-                        (OP_CLOSE, (1000).to_bytes(2, "big"))])
+                    self.ws.send_many(end_frames(protocol.success_status()))
                     if not self._reader_done.wait(CLOSE_GRACE):
                         self.ws.abort()
                     return
                 channel, data = cast("tuple[int, bytes]", item)
                 with self._lock:
                     self._queued -= len(data)
-                self.ws.send_many([(OP_BINARY, bytes((channel,)) + data[i:i + 32 * 1024])
-                                   for i in range(0, len(data), 32 * 1024)])
+                self.ws.send_many(output_frames([(channel, data)]))
         except OSError:
             self.ws.abort()

@@ -13,11 +13,8 @@ closes the master only after the reader has stopped using it.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import select
 import signal
-import struct
 import subprocess
 import termios
 import threading
@@ -27,6 +24,14 @@ from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox import lifetime
 from jupyter_k8stty.sandbox.faults import Fault
 from jupyter_k8stty.sandbox.process import ExecRequest, log, missing_executable_error, spawn
+from jupyter_k8stty.sandbox.procio import (
+    OutputPoller,
+    kill_group,
+    kubelet_exit_code,
+    set_terminal_size,
+    write_all,
+)
+from jupyter_k8stty.sandbox.stream_frames import end_frames, output_frames, serve_client_frames
 from jupyter_k8stty.sandbox.websocket import (
     OP_BINARY,
     OP_CLOSE,
@@ -40,9 +45,6 @@ READ_CHUNK = 256 * 1024
 #: Output held back at most this long so a command's last output and its status
 #: share one write (and one TLS record); short enough to be invisible when typing.
 LINGER = 0.002
-#: Largest output frame. The kubelet copies output with Go's 32 KiB io.Copy buffer, so
-#: a real cluster never sends bigger frames; clients are benchmarked against that.
-MAX_FRAME = 32 * 1024
 #: Pending output is written once it reaches this size.
 FLUSH_SIZE = 256 * 1024
 #: How often the pump checks whether the process ended while no output came.
@@ -185,55 +187,22 @@ class ExecStream:
 
     def _read_loop(self) -> None:
         try:
-            while True:
-                _, payload = self.ws.receive()
-                if not payload:
-                    continue
-                channel, data = payload[0], payload[1:]
-                if channel == protocol.STDIN_CHANNEL:
-                    self._write_stdin(data)
-                elif channel == protocol.RESIZE_CHANNEL:
-                    self._resize(data)
-                elif channel == protocol.CLOSE_CHANNEL and self.v5:
-                    if data[:1] == bytes((protocol.STDIN_CHANNEL,)):
-                        self._close_stdin()
-                else:
-                    log(f"ignoring a frame on unknown channel {channel}")
-        except ConnectionClosed:
-            pass
-        except WebSocketError as exc:
-            log(f"websocket protocol error from client: {exc}")
-            self.ws.close(exc.code, str(exc))
+            serve_client_frames(self.ws, v5=self.v5, stdin=self._write_stdin,
+                                resize=self._resize, close_stdin=self._close_stdin)
         except OSError as exc:
             if not self._killed:
                 log(f"exec connection failed: {exc}")
 
     def _write_stdin(self, data: bytes) -> None:
-        fd = self.master if self.request.tty else self._stdin_fd
-        if fd is None or not data:
-            return
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(self.master if self.request.tty else self._stdin_fd, data)
         except OSError as exc:
             # The process is gone or closed its stdin: drop input as a container would.
             if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF):
                 log(f"writing stdin failed: {exc}")
 
-    def _resize(self, data: bytes) -> None:
-        try:
-            rows, cols = protocol.decode_resize(data)
-        except protocol.ProtocolError as exc:
-            log(str(exc))
-            return
-        if self.master is None:
-            return
-        try:
-            fcntl.ioctl(self.master, termios.TIOCSWINSZ,
-                        struct.pack("HHHH", min(rows, 0xFFFF), min(cols, 0xFFFF), 0, 0))
-        except OSError as exc:
-            log(f"resizing the terminal failed: {exc}")
+    def _resize(self, rows: int, cols: int) -> None:
+        set_terminal_size(self.master, rows, cols)
 
     def _close_stdin(self) -> None:
         if self.request.tty:
@@ -264,22 +233,19 @@ class ExecStream:
 
     def _pump(self) -> None:
         assert self.proc is not None
-        poller = select.poll()
-        for fd in (*self._outputs, self._wake_r):
-            poller.register(fd, select.POLLIN)
-        open_fds = dict(self._outputs)
+        output = OutputPoller(self._outputs, wake=(self._wake_r,))
         pending: list[tuple[int, bytearray]] = []
         pending_size = 0
         deadline = 0.0
         exited = False
-        while open_fds:
+        while output.open:
             now = time.monotonic()
             if pending:
                 timeout = max(0.0, deadline - now)
             else:
                 timeout = DRAIN_IDLE if exited else POLL_INTERVAL
-            events = poller.poll(timeout * 1000)
-            if any(fd == self._wake_r for fd, _ in events):
+            events = output.poll(timeout)
+            if self._wake_r in events:
                 self._hang_up()
                 return
             if not events:
@@ -292,16 +258,7 @@ class ExecStream:
                 elif self.proc.poll() is not None:
                     exited = True
                 continue
-            for fd, _ in events:
-                try:
-                    data = os.read(fd, READ_CHUNK)
-                except OSError:  # EIO: every holder of the PTY slave is gone
-                    data = b""
-                if not data:
-                    poller.unregister(fd)
-                    del open_fds[fd]
-                    continue
-                channel = open_fds[fd]
+            for channel, data in output.read(events, READ_CHUNK):
                 if not pending:
                     # No linger on a TTY: a keystroke's echo must not wait.
                     deadline = time.monotonic() + (0.0 if self.request.tty else LINGER)
@@ -330,12 +287,12 @@ class ExecStream:
     def _flush(self, pending: list[tuple[int, bytearray]]) -> bool:
         try:
             if self._rate > 0:  # fault injection: a slow server
-                for frame in _output_frames(pending):
+                for frame in output_frames(pending):
                     self.ws.send_many([frame])
                     if self._reader_done.wait(len(frame[1]) / self._rate):
                         break
                 return True
-            self.ws.send_many(_output_frames(pending))
+            self.ws.send_many(output_frames(pending))
             return True
         except OSError:
             self._hang_up()
@@ -346,9 +303,7 @@ class ExecStream:
             if not self._flush(pending):
                 return False
             pending = []
-        frames = list(_output_frames(pending))
-        frames.append((OP_BINARY, bytes((protocol.STATUS_CHANNEL,)) + status))
-        frames.append((OP_CLOSE, (1000).to_bytes(2, "big")))
+        frames = [*output_frames(pending), *end_frames(status)]
         try:
             self.ws.send_many(frames)
             return True
@@ -378,8 +333,7 @@ class ExecStream:
             except subprocess.TimeoutExpired:
                 if self._reader_done.is_set() or self._killed:
                     return None
-        # The kubelet reports death by signal N as exit code 128+N.
-        return 128 - code if code < 0 else code
+        return kubelet_exit_code(code)
 
     def _hang_up(self) -> None:
         """Hang up the process like a closed terminal would, since the client is gone."""
@@ -405,21 +359,11 @@ class ExecStream:
             log(f"process {self.proc.pid} did not die after SIGKILL")
 
     def _kill_group(self, sig: int) -> None:
-        # The child leads its own session and group (pgid == pid). Right after
-        # fork it may not have called setsid yet, so signal the pid as well
-        # while it is not reaped. The group outlives its leader when background
-        # children remain, and those are killed too.
-        if self.pgid is not None:
-            try:
-                os.killpg(self.pgid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+        # The group outlives its leader when background children remain, and those
+        # are killed too; the pid is signalled only while it is not reaped.
         proc = self.proc
-        if proc is not None and proc.returncode is None:
-            try:
-                os.kill(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+        pid = proc.pid if proc is not None and proc.returncode is None else None
+        kill_group(self.pgid, pid, sig)
 
     def _close_fds(self) -> None:
         for fd in (*self._outputs, self._wake_r, self._wake_w):
@@ -440,11 +384,3 @@ class ExecStream:
             lifetime.release(self.pgid)
             self.pgid = None
 
-
-def _output_frames(pending: list[tuple[int, bytearray]]):
-    """Yield websocket frames for pending output, at most :data:`MAX_FRAME` bytes each."""
-    for channel, data in pending:
-        prefix = bytes((channel,))
-        view = memoryview(data)
-        for start in range(0, len(view), MAX_FRAME):
-            yield OP_BINARY, prefix + view[start:start + MAX_FRAME]

@@ -12,13 +12,9 @@ sandbox: the parent-death signal of :mod:`.lifetime` follows the thread that for
 
 from __future__ import annotations
 
-import fcntl
 import os
-import select
 import signal
-import struct
 import subprocess
-import termios
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -27,6 +23,13 @@ from dataclasses import dataclass
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox import lifetime
 from jupyter_k8stty.sandbox.process import ExecRequest, log, spawn
+from jupyter_k8stty.sandbox.procio import (
+    OutputPoller,
+    kill_group,
+    kubelet_exit_code,
+    set_terminal_size,
+    write_all,
+)
 
 __all__ = ["LOG_LIMIT", "MainProcess", "Subscriber"]
 
@@ -93,25 +96,14 @@ class MainProcess:
 
     def write(self, data: bytes) -> None:
         """Write to the process's stdin (or terminal); dropped when it has none."""
-        fd = self._master if self.request.tty else self._stdin_fd
-        if fd is None or not data:
-            return
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(self._master if self.request.tty else self._stdin_fd, data)
         except OSError:
             pass  # the process ended or closed its stdin: input is dropped as by a runtime
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the terminal size (the foreground process gets SIGWINCH); no-op without a TTY."""
-        if self._master is None:
-            return
-        try:
-            fcntl.ioctl(self._master, termios.TIOCSWINSZ,
-                        struct.pack("HHHH", min(rows, 0xFFFF), min(cols, 0xFFFF), 0, 0))
-        except OSError as exc:
-            log(f"resizing {self.request.container}'s terminal failed: {exc}")
+        set_terminal_size(self._master, rows, cols, f"{self.request.container}'s terminal")
 
     def logs(self) -> bytes:
         """Return the last :data:`LOG_LIMIT` bytes of output."""
@@ -127,11 +119,7 @@ class MainProcess:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to the process group (the container stops)."""
-        for target in (lambda: os.killpg(self.pid, sig), lambda: os.kill(self.pid, sig)):
-            try:
-                target()
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_group(self.pid, self.pid, sig)
 
     def wait(self, timeout: float) -> bool:
         """Wait until the process has ended and its output is drained."""
@@ -161,27 +149,16 @@ class MainProcess:
             self._on_exit(code)
 
     def _pump(self) -> None:
-        poller = select.poll()
-        for fd in self._outputs:
-            poller.register(fd, select.POLLIN)
-        open_fds = dict(self._outputs)
+        output = OutputPoller(self._outputs)
         exited = False
-        while open_fds:
+        while output.open:
             # Once the main process is gone the container stops: what is still buffered
             # is read until the output has been quiet for a moment, then the rest dies.
-            events = poller.poll(100 if exited else 500)
+            events = output.poll(0.1 if exited else 0.5)
             if not events and exited:
                 break
-            for fd, _ in events:
-                try:
-                    data = os.read(fd, READ_CHUNK)
-                except OSError:  # EIO: every holder of the PTY slave is gone
-                    data = b""
-                if not data:
-                    poller.unregister(fd)
-                    del open_fds[fd]
-                    continue
-                self._deliver(open_fds[fd], data)
+            for channel, data in output.read(events, READ_CHUNK):
+                self._deliver(channel, data)
             exited = exited or self.proc.poll() is not None
 
     def _deliver(self, channel: int, data: bytes) -> None:
@@ -203,5 +180,4 @@ class MainProcess:
             code = self.proc.wait()
         self.kill()  # background children of the main process do not outlive it
         lifetime.release(self.pid)
-        # The kubelet reports death by signal N as exit code 128+N.
-        return 128 - code if code < 0 else code
+        return kubelet_exit_code(code)
