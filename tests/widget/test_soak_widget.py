@@ -66,6 +66,7 @@ def test_twenty_terminals_streaming_then_closed_leave_the_kernel_as_it_was(fe):
         if (threads <= threads0 and fds <= fds0) or time.monotonic() > settle:
             break
         fe.pump(0.1)
-    assert threads <= threads0, (threads0, threads, " ".join(fe.eval("[t.name for t in threading.enumerate()]")))
+    names = " ".join(fe.eval("[t.name for t in threading.enumerate()]"))
+    assert threads <= threads0, (threads0, threads, names)
     assert fds <= fds0, (fds0, fds)
     assert rss - rss0 < RSS_SLACK, f"kernel RSS grew by {(rss - rss0) / 1e6:.1f} MB"
