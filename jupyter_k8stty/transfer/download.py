@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import posixpath
 import tarfile
-import threading
 import warnings
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +12,11 @@ from typing_extensions import Unpack
 
 from ..errors import ArgumentError, CopyError
 from ..exec.checks import check_text
-from ..exec.protocol import STDOUT_CHANNEL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget, TargetArgs
 from .pod_side import SEND_SCRIPT, PodSide, failure
 from .progress import ProgressCallback, finish, progress_callback
-from .upload import STREAM_CHUNK
+from .streams import STREAM_CHUNK, OutputPipe, split_path
 
 __all__ = ["RECEIVE_WINDOW", "copy_from"]
 
@@ -29,63 +24,6 @@ __all__ = ["RECEIVE_WINDOW", "copy_from"]
 RECEIVE_WINDOW: int = 8 * 1024 * 1024
 #: Seconds to wait for the pod side's exit status once the archive is found damaged.
 _EXIT_GRACE = 10.0
-
-
-class _OutputPipe:
-    """A blocking, read-only file object over the session's stdout chunks.
-
-    Bytes are acknowledged to the session as they are read, so the session stops
-    reading the socket while :data:`RECEIVE_WINDOW` bytes wait here.
-    """
-
-    def __init__(self, session: ExecSession, report: Callable[[int], None]):
-        self.session = session
-        self.report = report
-        self.chunks: deque[bytes] = deque()
-        self.cond = threading.Condition()
-        self.closed = False
-        self.offset = 0
-
-    def feed(self, data: bytes) -> None:
-        with self.cond:
-            self.chunks.append(data)
-            self.cond.notify()
-
-    def close(self) -> None:
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def read(self, size: int | None = -1) -> bytes:
-        with self.cond:
-            while not self.chunks and not self.closed:
-                self.cond.wait()
-            if not self.chunks:
-                return b""
-            if size is None or size < 0:
-                data = b"".join(self.chunks)
-                self.chunks.clear()
-            else:
-                parts = []
-                need = size
-                while self.chunks and need > 0:
-                    chunk = self.chunks[0]
-                    if len(chunk) <= need:
-                        parts.append(self.chunks.popleft())
-                        need -= len(chunk)
-                    else:
-                        parts.append(chunk[:need])
-                        self.chunks[0] = chunk[need:]
-                        need = 0
-                data = b"".join(parts)
-        self.offset += len(data)
-        self.session.acknowledge(len(data))
-        self.report(len(data))
-        return data
-
-    def drain(self) -> None:
-        while self.read(STREAM_CHUNK):
-            pass
 
 
 def copy_from(
@@ -133,11 +71,7 @@ def copy_from(
     if not remote_path:
         raise ArgumentError("remote_path must not be empty")
     check_text(remote_path, "remote_path")
-    trimmed = remote_path.rstrip("/") or "/"
-    parent, base = posixpath.split(trimmed)
-    if trimmed == "/" or base in (".", ".."):
-        parent, base = trimmed, "."
-    parent = parent or "."
+    parent, base = split_path(remote_path)
     session = ExecSession(target, ["sh", "-c", SEND_SCRIPT, "k8stty-cp", parent, base, remote_path],
                           tty=False, stdin=False, flow_window=RECEIVE_WINDOW, **where)
     dest = Path(local_path).absolute()
@@ -154,17 +88,8 @@ def copy_from(
         if report is not None:
             report(received, side.estimate)
 
-    pipe = _OutputPipe(session, advance)
-
-    def on_output(channel: int, data: bytes) -> None:
-        if channel == STDOUT_CHANNEL:
-            pipe.feed(data)
-        else:
-            side.add(data)
-            session.acknowledge(len(data))
-
-    session.on_output(on_output)
-    session.on_exit(lambda _s: pipe.close())
+    pipe = OutputPipe(session, on_read=advance)
+    pipe.listen(side)
     session.start()
     ok = False
     try:
@@ -181,7 +106,7 @@ def copy_from(
     return written
 
 
-def _extract(session: ExecSession, side: PodSide, pipe: _OutputPipe, remote_path: str, base: str,
+def _extract(session: ExecSession, side: PodSide, pipe: OutputPipe, remote_path: str, base: str,
              final: Path, root: Path) -> tuple[int, list[str]]:
     """Extract the archive as it arrives; return the file bytes written and the members skipped."""
     skipped: list[str] = []

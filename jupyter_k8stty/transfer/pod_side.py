@@ -93,6 +93,10 @@ class PodSide:
                 self.estimate = -(-raw // TAR_RECORD) * TAR_RECORD
                 del self.data[found.start():found.end()]
 
+    def ready_line(self) -> str:
+        """Return the first line the receiving script wrote (:data:`READY_INTO`, :data:`READY_AS`)."""
+        return bytes(self.stdout).split(b"\n", 1)[0].decode("ascii", errors="replace").strip()
+
     def text(self) -> str:
         """Return the kept stderr as one line."""
         return " ".join(bytes(self.data).decode("utf-8", errors="replace").split())

@@ -13,41 +13,16 @@ from typing_extensions import Unpack
 
 from ..errors import ArgumentError, StreamError
 from ..exec.checks import check_text
-from ..exec.protocol import STDOUT_CHANNEL, V5_PROTOCOL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget, TargetArgs
 from .pod_side import READY_AS, READY_INTO, RECEIVE_SCRIPT, PodSide, failure
 from .progress import ProgressCallback, finish, progress_callback
+from .streams import STREAM_CHUNK, SessionWriter, require_v5, watch_receiver
 
 __all__ = ["STREAM_CHUNK", "copy_to"]
 
-#: Bytes handed to the session per write (tar stream buffer size).
-STREAM_CHUNK: int = 256 * 1024
 #: Seconds to wait for the pod side's exit status once the archive is sent or refused.
 _EXIT_GRACE = 10.0
-
-
-class _SessionWriter:
-    """A write-only file object that sends everything to the pod's stdin.
-
-    The archive is written here as ``tarfile`` produces it, on the caller's thread, and
-    not through :meth:`ExecSession.feed`: ``feed`` takes the whole input at once, which
-    would hold the whole archive in memory. A pod that stops reading blocks this write;
-    closing the session (from another thread, or on interrupt) fails it with
-    :class:`StreamError`.
-    """
-
-    def __init__(self, session: ExecSession):
-        self.session = session
-        self.sent = 0
-
-    def write(self, data: bytes) -> int:
-        self.session.write(bytes(data))
-        self.sent += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
 
 
 class _CountingReader:
@@ -134,29 +109,14 @@ def copy_to(
     entries, total = _local_entries(source)
     report = progress_callback(progress, f"{source.name or source} → {session.pod}")
     side = PodSide()
-
-    def on_output(channel: int, data: bytes) -> None:
-        if channel == STDOUT_CHANNEL:
-            if not side.ready.is_set():
-                side.stdout += data
-                if b"\n" in side.stdout:
-                    side.ready.set()
-        else:
-            side.add(data)
-
-    session.on_output(on_output)
-    session.on_exit(lambda _s: side.ready.set())
+    watch_receiver(session, side)
     session.start()
     sent = 0
     ok = False
     try:
-        if session.protocol != V5_PROTOCOL:
-            raise StreamError(
-                "copying to a pod needs exec protocol v5 (Kubernetes 1.30+) to close stdin; "
-                f"the API server only speaks {session.protocol}"
-            )
+        require_v5(session, "copying to a pod")
         side.ready.wait()
-        marker = bytes(side.stdout).split(b"\n", 1)[0].decode("ascii", errors="replace").strip()
+        marker = side.ready_line()
         if marker not in (READY_INTO, READY_AS):
             session.wait(5)
             raise failure(session, side, "copying")
@@ -187,7 +147,7 @@ def _send_archive(session: ExecSession, side: PodSide, entries: list[tuple[Path,
                   advance: Callable[[int], None]) -> None:
     """Stream the archive of ``entries`` (named under ``top``) to ``tar -x``, then close stdin."""
     try:
-        writer = _SessionWriter(session)
+        writer = SessionWriter(session)
         # typeshed wants an IO object; tarfile's stream mode only calls write() and flush().
         with tarfile.open(fileobj=writer, mode="w|", bufsize=STREAM_CHUNK) as archive:  # type: ignore[call-overload]
             for path, rel in entries:

@@ -15,23 +15,17 @@ stays bounded whatever the size.
 
 from __future__ import annotations
 
-import logging
 import posixpath
 import tarfile
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from typing import Any
 
-from ..errors import K8sTTYError, one_line
+from ..errors import K8sTTYError
 from ..exec.checks import check_text
-from ..exec.protocol import STDOUT_CHANNEL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.pod_side import SEND_SCRIPT, PodSide, failure
-
-log = logging.getLogger("jupyter_k8stty")
+from ..transfer.streams import Cancelled, OutputPipe, split_path
+from .transfer_job import SendFn, TransferJob
 
 __all__ = ["DOWNLOAD_CHUNK", "DOWNLOAD_WINDOW", "POD_WINDOW", "Download", "split_path"]
 
@@ -44,67 +38,8 @@ POD_WINDOW: int = 4 * 1024 * 1024
 #: Seconds without an acknowledgement, while the window is full, before the download fails.
 STALL_TIMEOUT: float = 60.0
 
-SendFn = Callable[[dict, list], None]
 
-
-def split_path(path: str) -> tuple[str, str]:
-    """``(parent, name)`` as :data:`SEND_SCRIPT` takes them (``/`` and ``.`` give ``name`` ``.``)."""
-    trimmed = path.rstrip("/") or "/"
-    parent, base = posixpath.split(trimmed)
-    if trimmed == "/" or base in (".", ".."):
-        parent, base = trimmed, "."
-    return parent or ".", base
-
-
-class _Cancelled(Exception):
-    pass
-
-
-class _Pipe:
-    """The archive as a blocking file object; bytes are acknowledged to the session as read."""
-
-    def __init__(self, session: ExecSession, owner: Download):
-        self.session = session
-        self.owner = owner
-        self.chunks: deque[bytes] = deque()
-        self.cond = threading.Condition()
-        self.closed = False
-        self.recording: bytearray | None = bytearray()
-
-    def feed(self, data: bytes) -> None:
-        with self.cond:
-            self.chunks.append(data)
-            self.cond.notify()
-
-    def close(self) -> None:
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def read(self, size: int | None = -1) -> bytes:
-        with self.cond:
-            while not self.chunks and not self.closed and not self.owner.cancelled:
-                self.cond.wait(1.0)
-            if self.owner.cancelled:
-                raise _Cancelled(self.owner.cancelled)
-            if not self.chunks:
-                return b""
-            chunk = self.chunks.popleft()
-            if size is not None and 0 <= size < len(chunk):
-                self.chunks.appendleft(chunk[size:])
-                chunk = chunk[:size]
-        self.session.acknowledge(len(chunk))
-        if self.recording is not None:
-            self.recording += chunk
-        return chunk
-
-    def take_recording(self) -> bytes:
-        """Everything read so far (the archive's start), and stop recording."""
-        data, self.recording = bytes(self.recording or b""), None
-        return data
-
-
-class Download:
+class Download(TransferJob):
     """One download from the pod to a view; starts at once on its own thread.
 
     Args:
@@ -117,30 +52,20 @@ class Download:
         name: used in the thread's name.
     """
 
+    direction = "download"
+
     def __init__(self, download_id: str, target: ExecTarget, path: str, send: SendFn, *,
                  view: str | None, name: str, window: int = DOWNLOAD_WINDOW):
-        self.id = download_id
-        self.view = view
+        super().__init__(download_id, target, send, view=view, window=window)
         self.path = path
-        self.window = window
         #: The name the browser saves it under, once known.
         self.name: str | None = None
         #: ``file`` or ``tar``, once known.
         self.kind: str | None = None
-        #: Bytes sent to the view so far.
-        self.bytes = 0
-        #: Why the download failed, once it has; ``None`` while it runs or when it succeeded.
-        self.error: str | None = None
-        self.done = threading.Event()
         self.cancelled: str | None = None
-        self._target = target
-        self._send = send
-        self._cond = threading.Condition()
         self._acked = 0
-        self._pipe: _Pipe | None = None
-        self._session: ExecSession | None = None
-        self._thread = threading.Thread(target=self._run, name=f"k8stty-download-{name}", daemon=True)
-        self._thread.start()
+        self._pipe: OutputPipe | None = None
+        self._start(name)
 
     def ack(self, nbytes: int) -> None:
         """Count ``nbytes`` more bytes as received by the view."""
@@ -157,16 +82,10 @@ class Download:
             self._cond.notify_all()
         pipe = self._pipe
         if pipe is not None:
-            with pipe.cond:
-                pipe.cond.notify_all()
-        session = self._session
-        if session is not None and not session.done:
-            session.close()
+            pipe.wake()
+        self._close_session()
 
     # -- the download thread ---------------------------------------------------------------
-
-    def _message(self, message_type: str, buffers: list | None = None, **values: Any) -> None:
-        self._send({"type": message_type, "id": self.id, "view": self.view, **values}, buffers or [])
 
     def _push(self, data: bytes) -> None:
         for start in range(0, len(data), DOWNLOAD_CHUNK):
@@ -177,29 +96,16 @@ class Download:
                     if not self._cond.wait(1.0) and time.monotonic() - waited > STALL_TIMEOUT:
                         self.cancelled = f"the browser received nothing for {STALL_TIMEOUT:g} s"
                 if self.cancelled:
-                    raise _Cancelled(self.cancelled)
+                    raise Cancelled(self.cancelled)
                 self.bytes += len(chunk)
             self._message("download-data", [chunk])
 
-    def _run(self) -> None:
-        try:
-            self._transfer()
-        except _Cancelled as exc:
-            self.error = str(exc)
-        except K8sTTYError as exc:
-            self.error = one_line(exc)
-        except Exception as exc:  # the thread boundary: a failure becomes a message the user sees
-            log.warning("download %s of %s failed", self.id, self.path, exc_info=True)
-            self.error = one_line(exc)
-        finally:
-            session = self._session
-            if session is not None and not session.done:
-                session.close()
-            self.done.set()
-            try:
-                self._message("download-done", bytes=self.bytes, error=self.error)
-            except Exception:
-                log.debug("could not send download-done", exc_info=True)
+    def _about(self) -> str:
+        return f"of {self.path}"
+
+    def _finish(self) -> None:
+        self.done.set()
+        self._tell("download-done", bytes=self.bytes, error=self.error)
 
     def _transfer(self) -> None:
         check_text(self.path, "the path to download")
@@ -209,22 +115,13 @@ class Download:
         session = ExecSession(self._target, ["sh", "-c", SEND_SCRIPT, "k8stty-download", parent, base,
                                              self.path], tty=False, stdin=False, flow_window=POD_WINDOW)
         self._session = session
-        pipe = _Pipe(session, self)
+        pipe = OutputPipe(session, cancelled=lambda: self.cancelled, record=True)
         self._pipe = pipe
         side = PodSide()
-
-        def on_output(channel: int, data: bytes) -> None:
-            if channel == STDOUT_CHANNEL:
-                pipe.feed(data)
-            else:
-                side.add(data)
-                session.acknowledge(len(data))
-
-        session.on_output(on_output)
-        session.on_exit(lambda _s: pipe.close())
+        pipe.listen(side)
         session.start()
         if self.cancelled:  # a cancel during start closed the session
-            raise _Cancelled(self.cancelled)
+            raise Cancelled(self.cancelled)
         what = f"reading {self.path}"
         try:
             archive = tarfile.open(fileobj=pipe, mode="r|", bufsize=DOWNLOAD_CHUNK)  # type: ignore[call-overload]
@@ -259,4 +156,4 @@ class Download:
         if session.status != "exited" or code != 0:
             raise failure(session, side, what)
         if self.cancelled:
-            raise _Cancelled(self.cancelled)
+            raise Cancelled(self.cancelled)

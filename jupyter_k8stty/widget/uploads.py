@@ -17,24 +17,20 @@ acknowledgements keep flowing beside a large upload.
 
 from __future__ import annotations
 
-import logging
 import posixpath
 import tarfile
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ArgumentError, K8sTTYError, StreamError, one_line
+from ..errors import ArgumentError, StreamError
 from ..exec.checks import check_text
-from ..exec.protocol import STDOUT_CHANNEL, V5_PROTOCOL
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.pod_side import READY_AS, READY_INTO, RECEIVE_SCRIPT, PodSide, failure
-
-log = logging.getLogger("jupyter_k8stty")
+from ..transfer.streams import Cancelled, SessionWriter, require_v5, watch_receiver
+from .transfer_job import SendFn, TransferJob
 
 __all__ = ["MAX_FILES", "UPLOAD_CHUNK", "UPLOAD_WINDOW", "Upload", "UploadFile", "check_files"]
 
@@ -54,8 +50,6 @@ STALL_TIMEOUT: float = 60.0
 POD_TIMEOUT: float = 60.0
 #: Bytes per write to the pod (tar's stream buffer).
 TAR_BUFFER: int = 256 * 1024
-
-SendFn = Callable[[dict, list], None]
 
 
 @dataclass(frozen=True)
@@ -102,11 +96,7 @@ def check_files(raw: Any) -> list[UploadFile]:
     return files
 
 
-class _Cancelled(Exception):
-    pass
-
-
-class Upload:
+class Upload(TransferJob):
     """One upload from a view into a folder of the pod; starts at once on its own thread.
 
     Args:
@@ -120,32 +110,22 @@ class Upload:
         name: used in the thread's name.
     """
 
+    direction = "upload"
+
     def __init__(self, upload_id: str, target: ExecTarget, dest: str, files: list[UploadFile],
                  send: SendFn, *, view: str | None, name: str, window: int = UPLOAD_WINDOW):
-        self.id = upload_id
-        self.view = view
+        super().__init__(upload_id, target, send, view=view, window=window)
         self.dest = dest
         self.files = files
         self.total = sum(f.size for f in files)
-        self.window = window
-        #: Bytes handed to ``tar`` so far.
-        self.bytes = 0
-        #: Why the upload failed, once it has; ``None`` while it runs or when it succeeded.
-        self.error: str | None = None
-        self.done = threading.Event()
-        self._target = target
-        self._send = send
-        self._cond = threading.Condition()
         self._chunks: deque[memoryview] = deque()  # slices of a buffer cost no copy
         self._queued = 0
         self._received = 0
         self._reported = 0
         self._cancelled: str | None = None
-        self._session: ExecSession | None = None
         #: Most bytes held here at once (for tests: it stays within the window).
         self.peak_queued = 0
-        self._thread = threading.Thread(target=self._run, name=f"k8stty-upload-{name}", daemon=True)
-        self._thread.start()
+        self._start(name)
 
     # -- comm side (never blocks) ----------------------------------------------------------
 
@@ -178,17 +158,9 @@ class Upload:
             self._chunks.clear()
             self._queued = 0
             self._cond.notify_all()
-        session = self._session
-        if session is not None and not session.done:
-            session.close()  # unblocks a write waiting for the pod
+        self._close_session()  # unblocks a write waiting for the pod
 
     # -- the upload thread -----------------------------------------------------------------
-
-    def _message(self, message_type: str, **values: Any) -> None:
-        try:
-            self._send({"type": message_type, "id": self.id, "view": self.view, **values}, [])
-        except Exception:
-            log.debug("could not send %s", message_type, exc_info=True)
 
     def _read(self, size: int) -> bytes:
         """Up to ``size`` bytes of file data, waiting for the browser if need be."""
@@ -198,7 +170,7 @@ class Upload:
                 if not self._cond.wait(1.0) and time.monotonic() - waited > STALL_TIMEOUT:
                     self._cancelled = f"no data from the browser for {STALL_TIMEOUT:g} s"
             if self._cancelled:
-                raise _Cancelled(self._cancelled)
+                raise Cancelled(self._cancelled)
             view = self._chunks.popleft()
             if len(view) > size:
                 self._chunks.appendleft(view[size:])
@@ -210,28 +182,18 @@ class Upload:
             if report:
                 self._reported = self.bytes
         if report:
-            self._message("upload-progress", bytes=self.bytes)
+            self._tell("upload-progress", bytes=self.bytes)
         return chunk
 
-    def _run(self) -> None:
-        try:
-            self._transfer()
-        except _Cancelled as exc:
-            self.error = str(exc)
-        except K8sTTYError as exc:
-            self.error = one_line(exc)
-        except Exception as exc:  # the thread boundary: a failure becomes a message the user sees
-            log.warning("upload %s into %s failed", self.id, self.dest, exc_info=True)
-            self.error = one_line(exc)
-        finally:
-            session = self._session
-            if session is not None and not session.done:
-                session.close()
-            with self._cond:
-                self._chunks.clear()
-                self._queued = 0
-            self.done.set()
-            self._message("upload-done", bytes=self.bytes, error=self.error, dest=self.dest)
+    def _about(self) -> str:
+        return f"into {self.dest}"
+
+    def _finish(self) -> None:
+        with self._cond:
+            self._chunks.clear()
+            self._queued = 0
+        self.done.set()
+        self._tell("upload-done", bytes=self.bytes, error=self.error, dest=self.dest)
 
     def _transfer(self) -> None:
         folder = self.dest.rstrip("/") + "/" if self.dest != "/" else "/"
@@ -239,28 +201,15 @@ class Upload:
                               tty=False, stdin=True)
         self._session = session
         side = PodSide()
-
-        def on_output(channel: int, data: bytes) -> None:
-            if channel == STDOUT_CHANNEL:
-                if not side.ready.is_set():
-                    side.stdout += data
-                    if b"\n" in side.stdout:
-                        side.ready.set()
-            else:
-                side.add(data)
-
-        session.on_output(on_output)
-        session.on_exit(lambda _s: side.ready.set())
+        watch_receiver(session, side)
         self._check_cancelled()
         session.start()
         self._check_cancelled()  # a cancel during start closed the session
-        if session.protocol != V5_PROTOCOL:
-            raise StreamError("uploading needs exec protocol v5 (Kubernetes 1.30+) to close stdin; "
-                              f"the API server only speaks {session.protocol}")
+        require_v5(session, "uploading")
         if not side.ready.wait(POD_TIMEOUT):
             raise StreamError(f"the pod did not start tar within {POD_TIMEOUT:g} s")
         self._check_cancelled()
-        marker = bytes(side.stdout).split(b"\n", 1)[0].decode("ascii", errors="replace").strip()
+        marker = side.ready_line()
         if marker not in (READY_INTO, READY_AS):
             session.wait(5)
             raise failure(session, side, f"uploading into {self.dest}")
@@ -268,7 +217,7 @@ class Upload:
             self._write_archive(session)
         except StreamError:
             if self._cancelled:
-                raise _Cancelled(self._cancelled) from None
+                raise Cancelled(self._cancelled) from None
             # tar in the pod stopped reading: it failed (no space, permission denied)
             session.wait(10)
             if session.status == "exited" and session.exit_code != 0:
@@ -284,10 +233,10 @@ class Upload:
 
     def _check_cancelled(self) -> None:
         if self._cancelled:
-            raise _Cancelled(self._cancelled)
+            raise Cancelled(self._cancelled)
 
     def _write_archive(self, session: ExecSession) -> None:
-        writer = _SessionWriter(session)
+        writer = SessionWriter(session)
         now = time.time()
         # typeshed wants an IO object; tarfile's stream mode only calls write() and flush().
         with tarfile.open(fileobj=writer, mode="w|", bufsize=TAR_BUFFER) as archive:  # type: ignore[call-overload]
@@ -304,20 +253,6 @@ class Upload:
                     info.size = entry.size
                     info.mode = 0o644
                     archive.addfile(info, _EntryReader(self, entry.size))  # type: ignore[arg-type]
-
-
-class _SessionWriter:
-    """The archive's file object: every write goes to the pod's stdin (and may block)."""
-
-    def __init__(self, session: ExecSession):
-        self.session = session
-
-    def write(self, data: bytes) -> int:
-        self.session.write(bytes(data))
-        return len(data)
-
-    def flush(self) -> None:
-        pass
 
 
 class _EntryReader:
