@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_k8stty.sandbox.containers import timestamp
+from jupyter_k8stty.sandbox.objmeta import AGE_COLUMN, NAME_COLUMN, table
 
 __all__ = ["DEFAULT_NODE", "NodeSpec", "default_nodes", "node_json", "node_table"]
 
@@ -123,11 +124,10 @@ def node_json(node: NodeSpec, created: datetime.datetime) -> dict[str, Any]:
 
 
 _COLUMNS = [
-    ("Name", "string", "name", "Name must be unique within a namespace.", 0),
+    NAME_COLUMN,
     ("Status", "string", "", "The status of the node", 0),
     ("Roles", "string", "", "The roles of the node", 0),
-    ("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when "
-     "this object was created.", 0),
+    AGE_COLUMN,
     ("Version", "string", "", "Kubelet Version reported by the node.", 0),
     ("Internal-IP", "string", "", "List of internal IPs (if available) of the node.", 1),
     ("External-IP", "string", "", "List of external IPs (if available) of the node.", 1),
@@ -160,11 +160,4 @@ def node_table(nodes: Iterable[dict[str, Any]], include_object: str, age: Any) -
             row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                              "metadata": meta}
         rows.append(row)
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": "1"},
-        "columnDefinitions": [{"name": n, "type": t, "format": f, "description": d, "priority": p}
-                              for n, t, f, d, p in _COLUMNS],
-        "rows": rows,
-    }
+    return table(_COLUMNS, rows, 1)

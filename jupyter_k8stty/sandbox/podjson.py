@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from jupyter_k8stty.sandbox.containers import Container, normalize_image, timestamp
-from jupyter_k8stty.sandbox.resources import kind_named
+from jupyter_k8stty.sandbox.objmeta import AGE_COLUMN, NAME_COLUMN, owner_references, table
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.pods import Pod
@@ -176,15 +175,7 @@ def pod_json(pod: Pod) -> dict[str, Any]:
     if spec.annotations:
         metadata["annotations"] = dict(spec.annotations)
     if spec.owner:
-        kind, _, owner_name = spec.owner.partition("/")
-        owner_kind = kind_named(kind)
-        metadata["ownerReferences"] = [{
-            "apiVersion": owner_kind.group_version if owner_kind else "apps/v1",
-            "kind": kind, "name": owner_name,
-            "uid": str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                  f"k8stty-sandbox:{spec.namespace}/{kind}/{owner_name}")),
-            "controller": True, "blockOwnerDeletion": True,
-        }]
+        metadata["ownerReferences"] = owner_references(spec.namespace, spec.owner)
     status: dict[str, Any] = {
         "phase": pod.phase,
         "conditions": [{"type": t, "status": s, "lastProbeTime": None,
@@ -237,14 +228,13 @@ def table_row(pod: Pod, include_object: str) -> dict[str, Any]:
 
 
 _POD_COLUMNS = [
-    ("Name", "string", "name", "Name must be unique within a namespace.", 0),
+    NAME_COLUMN,
     ("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.",
      0),
     ("Status", "string", "", "The aggregate status of the containers in this pod.", 0),
     ("Restarts", "string", "", "The number of times the containers in this pod have been "
      "restarted and when the last container in this pod has restarted.", 0),
-    ("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when "
-     "this object was created.", 0),
+    AGE_COLUMN,
     ("IP", "string", "", "The IP address assigned to the pod", 1),
     ("Node", "string", "", "The name of the node where the pod is scheduled", 1),
     ("Nominated Node", "string", "", "The name of the node where the pod is nominated", 1),
@@ -254,16 +244,7 @@ _POD_COLUMNS = [
 
 def pod_table(pods: Iterable[Pod], resource_version: int, include_object: str) -> dict[str, Any]:
     """Return the ``meta.k8s.io/v1`` Table the server sends for ``Accept: ...;as=Table``."""
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": str(resource_version)},
-        "columnDefinitions": [
-            {"name": n, "type": t, "format": f, "description": d, "priority": p}
-            for n, t, f, d, p in _POD_COLUMNS
-        ],
-        "rows": [table_row(p, include_object) for p in pods],
-    }
+    return table(_POD_COLUMNS, [table_row(p, include_object) for p in pods], resource_version)
 
 
 def pod_list(pods: Iterable[Pod], resource_version: int) -> dict[str, Any]:

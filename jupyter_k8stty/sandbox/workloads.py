@@ -14,23 +14,15 @@ import builtins
 import datetime
 import hashlib
 import threading
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_k8stty.exec.kinds import Kind
+from jupyter_k8stty.sandbox.containers import timestamp
+from jupyter_k8stty.sandbox.objmeta import object_uid, owner_references
 from jupyter_k8stty.sandbox.pods import IMAGE, PodSpec, PodStore
 from jupyter_k8stty.sandbox.resources import WORKLOAD_KINDS, kind_named
-
-
-def object_uid(namespace: str, kind: str, name: str) -> str:
-    """Return the stable uid of an object, so pods can point at their owner."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"k8stty-sandbox:{namespace}/{kind}/{name}"))
-
-
-def _timestamp(when: datetime.datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -257,7 +249,7 @@ class WorkloadStore:
 
     def to_json(self, workload: Workload) -> dict[str, Any]:
         """Return the object as the API server renders it."""
-        created = _timestamp(self.created - datetime.timedelta(seconds=workload.age))
+        created = timestamp(self.created - datetime.timedelta(seconds=workload.age))
         metadata: dict[str, Any] = {
             "name": workload.name, "namespace": workload.namespace, "uid": workload.uid,
             "resourceVersion": "900", "creationTimestamp": created,
@@ -265,14 +257,7 @@ class WorkloadStore:
         if workload.labels:
             metadata["labels"] = dict(workload.labels)
         if workload.owner:
-            kind, _, owner_name = workload.owner.partition("/")
-            owner_kind = kind_named(kind)
-            metadata["ownerReferences"] = [{
-                "apiVersion": owner_kind.group_version if owner_kind else "apps/v1",
-                "kind": kind, "name": owner_name,
-                "uid": object_uid(workload.namespace, kind, owner_name),
-                "controller": True, "blockOwnerDeletion": True,
-            }]
+            metadata["ownerReferences"] = owner_references(workload.namespace, workload.owner)
         if workload.kind == "Service":
             return {
                 "kind": "Service", "apiVersion": "v1", "metadata": metadata,
