@@ -43,6 +43,11 @@ def _quote(names: list[str]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
+def _named(noun: str, names: list[str]) -> str:
+    """Return ``noun`` (made plural for several) and the quoted names: ``container "a"``."""
+    return f"{_plural(noun, noun + 's', len(names))} {_quote(names)}"
+
+
 def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for key in ("initContainers", "containers", "ephemeralContainers")
             for c in spec.get(key) or [] if isinstance(c, dict)]
@@ -69,9 +74,8 @@ def _capabilities_baseline(spec: dict[str, Any]) -> Result:
             caps |= added
     if not bad:
         return None
-    return ("non-default capabilities", f"{_plural('container', 'containers', len(bad))} "
-            f"{_quote(bad)} must not include {_quote(sorted(caps))} in "
-            "securityContext.capabilities.add")
+    return ("non-default capabilities", f"{_named('container', bad)} must not include "
+            f"{_quote(sorted(caps))} in securityContext.capabilities.add")
 
 
 def _host_namespaces(spec: dict[str, Any]) -> Result:
@@ -83,15 +87,14 @@ def _host_path_volumes(spec: dict[str, Any]) -> Result:
     names = [v["name"] for v in spec.get("volumes") or [] if isinstance(v, dict) and "hostPath" in v]
     if not names:
         return None
-    return "hostPath volumes", f"{_plural('volume', 'volumes', len(names))} {_quote(names)}"
+    return "hostPath volumes", _named("volume", names)
 
 
 def _privileged(spec: dict[str, Any]) -> Result:
     bad = [c["name"] for c in _containers(spec) if _context(c).get("privileged")]
     if not bad:
         return None
-    return ("privileged", f"{_plural('container', 'containers', len(bad))} {_quote(bad)} must "
-            "not set securityContext.privileged=true")
+    return ("privileged", f"{_named('container', bad)} must not set securityContext.privileged=true")
 
 
 # ---- restricted ------------------------------------------------------------------------
@@ -101,8 +104,8 @@ def _allow_privilege_escalation(spec: dict[str, Any]) -> Result:
            if _context(c).get("allowPrivilegeEscalation") is not False]
     if not bad:
         return None
-    return ("allowPrivilegeEscalation != false", f"{_plural('container', 'containers', len(bad))} "
-            f"{_quote(bad)} must set securityContext.allowPrivilegeEscalation=false")
+    return ("allowPrivilegeEscalation != false",
+            f"{_named('container', bad)} must set securityContext.allowPrivilegeEscalation=false")
 
 
 def _capabilities_restricted(spec: dict[str, Any]) -> Result:
@@ -117,10 +120,10 @@ def _capabilities_restricted(spec: dict[str, Any]) -> Result:
             caps |= added
     details = []
     if no_drop:
-        details.append(f"{_plural('container', 'containers', len(no_drop))} {_quote(no_drop)} "
+        details.append(f"{_named('container', no_drop)} "
                        'must set securityContext.capabilities.drop=["ALL"]')
     if adding:
-        details.append(f"{_plural('container', 'containers', len(adding))} {_quote(adding)} "
+        details.append(f"{_named('container', adding)} "
                        f"must not include {_quote(sorted(caps))} in securityContext.capabilities.add")
     return ("unrestricted capabilities", "; ".join(details)) if details else None
 
@@ -134,7 +137,7 @@ def _restricted_volumes(spec: dict[str, Any]) -> Result:
         kinds |= {k for k in volume if k != "name"} or {"unknown"}
     if not bad:
         return None
-    return ("restricted volume types", f"{_plural('volume', 'volumes', len(bad))} {_quote(bad)} "
+    return ("restricted volume types", f"{_named('volume', bad)} "
             f"{_plural('uses', 'use', len(bad))} "
             f"{_plural('restricted volume type', 'restricted volume types', len(kinds))} "
             f"{_quote(sorted(kinds))}")
@@ -153,10 +156,10 @@ def _run_as_non_root(spec: dict[str, Any]) -> Result:
     if pod_value is False:
         details.append("pod must not set securityContext.runAsNonRoot=false")
     if explicit_false:
-        details.append(f"{_plural('container', 'containers', len(explicit_false))} "
-                       f"{_quote(explicit_false)} must not set securityContext.runAsNonRoot=false")
+        details.append(f"{_named('container', explicit_false)} "
+                       "must not set securityContext.runAsNonRoot=false")
     if unset:
-        details.append(f"pod or {_plural('container', 'containers', len(unset))} {_quote(unset)} "
+        details.append(f"pod or {_named('container', unset)} "
                        "must set securityContext.runAsNonRoot=true")
     return ("runAsNonRoot != true", "; ".join(details)) if details else None
 
@@ -177,10 +180,10 @@ def _seccomp_profile(spec: dict[str, Any]) -> Result:
     if pod_type is not None and pod_type not in allowed:
         details.append(f'pod must not set securityContext.seccompProfile.type to "{pod_type}"')
     for value, names in bad_values.items():
-        details.append(f"{_plural('container', 'containers', len(names))} {_quote(names)} must not "
+        details.append(f"{_named('container', names)} must not "
                        f'set securityContext.seccompProfile.type to "{value}"')
     if unset:
-        details.append(f"pod or {_plural('container', 'containers', len(unset))} {_quote(unset)} "
+        details.append(f"pod or {_named('container', unset)} "
                        'must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"')
     return ("seccompProfile", "; ".join(details)) if details else None
 
