@@ -68,11 +68,20 @@ def target_help(what: str) -> str:
     return f"POD, or KIND/NAME with KIND one of {kinds_help()}; {what}"
 
 
-def add_target_flags(parser: argparse.ArgumentParser, *, selector_help: str) -> None:
-    """Add kubectl's flags for where to exec (``-n``, ``-c``, ``--context``, ``--as`` ...) to ``parser``.
+def add_target_flags(parser: argparse.ArgumentParser, *, dest: str, nargs: str, target_note: str,
+                     selector_help: str) -> None:
+    """Add the TARGET argument and kubectl's flags for where to exec (``-n``, ``-c``, ``--as`` ...).
 
     The parsed values are read back by :func:`where_from_args` / :func:`target_from_args`.
+
+    Args:
+        parser: the magic's parser.
+        dest: the attribute the TARGET argument is stored in.
+        nargs: how many TARGETs (``?``: at most one, ``*``: any number).
+        target_note: the end of TARGET's help (see :func:`target_help`).
+        selector_help: the help of ``-l``.
     """
+    parser.add_argument(dest, nargs=nargs, metavar="TARGET", help=target_help(target_note))
     parser.add_argument("-l", "--selector", help=selector_help)
     parser.add_argument("-n", "--namespace", help="namespace (default: the context's)")
     parser.add_argument("-c", "--container", help="container (default: the pod's default container)")

@@ -30,7 +30,6 @@ from .flags import (
     parse_line,
     split_line,
     target_from_args,
-    target_help,
     usage_error,
     where_from_args,
 )
@@ -49,11 +48,9 @@ def cell_parser() -> MagicArgumentParser:
         description="Run the cell as a script in a pod (fed on stdin to `sh -s`), or in every "
         "pod matching -l SELECTOR / a workload target such as deploy/NAME, in parallel.",
     )
-    parser.add_argument(
-        "targets", nargs="*", metavar="TARGET",
-        help=target_help("a workload stands for all its pods; several targets run on each"),
-    )
-    add_target_flags(parser, selector_help="label selector: run on every matching pod")
+    add_target_flags(parser, dest="targets", nargs="*",
+                     target_note="a workload stands for all its pods; several targets run on each",
+                     selector_help="label selector: run on every matching pod")
     parser.add_argument(
         "--shell", default="sh", metavar="PROGRAM",
         help="program that reads the script on stdin (default sh: `sh -s`; bash: `bash -s`; "

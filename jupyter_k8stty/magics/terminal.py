@@ -18,7 +18,6 @@ from .flags import (
     parse_line,
     split_line,
     target_from_args,
-    target_help,
     usage_error,
 )
 
@@ -34,11 +33,8 @@ def line_parser() -> MagicArgumentParser:
         description="Open an interactive terminal into a pod. Everything after `--` is the "
         "command (default: a login shell, bash else ash else sh).",
     )
-    parser.add_argument(
-        "pod", nargs="?", default=None, metavar="TARGET",
-        help=target_help("omit it, and -l, for a picker"),
-    )
-    add_target_flags(parser, selector_help="label selector: the most active matching pod")
+    add_target_flags(parser, dest="pod", nargs="?", target_note="omit it, and -l, for a picker",
+                     selector_help="label selector: the most active matching pod")
     parser.add_argument("--rows", type=int, default=24, help="terminal height in rows (default 24)")
     add_terminal_session_flags(parser)
     add_debug_flags(parser)
