@@ -6,7 +6,7 @@ each terminal cost half a megabyte on disk. So ``_esm`` is a loader of a few KB
 (``static/loader.js``, built from ``js/src/loader.js``) and ``_css`` is empty; the
 loader asks the kernel for the real bundle with a ``{"type": "bundle"}`` custom
 message, which is never saved, and the kernel answers with the JavaScript and the
-CSS as two binary buffers (see :mod:`jupyter_k8stty.widget.bridge`). The loader caches the module on
+CSS as two binary buffers (see :mod:`jupyter_k8stty.widget.messages`). The loader caches the module on
 ``globalThis`` under the bundle's content hash (:attr:`Bundle.hash`, a synced trait),
 so only the first terminal of a page pays the round trip.
 

@@ -17,9 +17,10 @@ What each session joins (exec, attach, a debug container added first) is the
 connection's *mode* (:mod:`.session_modes`); once a debug container was added, every
 later session joins it instead of adding another.
 
-Every change is published as one :class:`ConnectionState` (status, exit code, error,
-title, reconnect attempt) to an ``on_change`` callback; the widget mirrors it into its traits. Nothing
-here needs a kernel or a comm: output goes to an :class:`OutputSink` (the widget's
+Every change is published as one :class:`~.connection_state.ConnectionState` (status,
+exit code, error, title, reconnect attempt; see :mod:`.connection_state`) to an
+``on_change`` callback; the widget mirrors it into its traits. Nothing here needs a
+kernel or a comm: output goes to an :class:`~.connection_state.OutputSink` (the widget's
 :class:`~jupyter_k8stty.widget.bridge.Bridge`, or a list in tests).
 """
 
@@ -28,14 +29,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from ..errors import K8sTTYError, StreamError, one_line
 from ..exec.session import ExecSession
 from ..exec.status import ENDED_STATES, LIVE_STATES, SessionStatus
 from ..exec.target import ExecTarget
+from .connection_state import (
+    ConnectionState,
+    OutputSink,
+    StateCallback,
+    session_title,
+    waiting_title,
+    where_label,
+)
 from .input_pump import InputPump
 from .reconnect import Backoff, retryable
 from .session_modes import follow_debug_container, no_shell_error, no_shell_notice
@@ -46,48 +54,6 @@ __all__ = ["EARLY_INPUT_LIMIT", "Connection", "ConnectionState", "OutputSink", "
 
 #: Input typed while the session is still connecting is kept (up to this many bytes).
 EARLY_INPUT_LIMIT: int = 64 * 1024
-
-
-class OutputSink(Protocol):
-    """Where a connection's output goes (the widget's bridge)."""
-
-    def feed(self, data: bytes) -> None:
-        """Take output bytes (called on the session's reader thread)."""
-
-    def reset(self, acknowledge: Callable[[int], None] | None) -> None:
-        """Start a new stream: a new session, whose ``acknowledge`` takes flow-control credit."""
-
-    def flush(self) -> None:
-        """Deliver everything taken so far (called before the status says the session ended)."""
-
-
-@dataclass(frozen=True)
-class ConnectionState:
-    """What the terminal shows about its session.
-
-    Attributes:
-        status: a :data:`~jupyter_k8stty.exec.status.SessionStatus`.
-        exit_code: the command's exit code once ``status`` is ``exited``, else ``None``.
-        error: one line saying why, when ``status`` is ``error``; else empty.
-        title: ``namespace/pod [container]``, or ``waiting for pod ...`` while waiting
-            (``starting debug container debugger-ab12c (busybox)`` while one starts).
-        reconnect_attempt: the automatic reconnection attempt under way or waited for
-            (1, 2, ...), ``0`` when none is.
-        read_only: the session takes no input (an attach to a container without stdin).
-        no_shell: the session ended because the container has no shell (offer a debug
-            container).
-    """
-
-    status: SessionStatus = "connecting"
-    exit_code: int | None = None
-    error: str = ""
-    title: str = ""
-    reconnect_attempt: int = 0
-    read_only: bool = False
-    no_shell: bool = False
-
-
-StateCallback = Callable[[ConnectionState], None]
 
 
 class Connection:
@@ -189,13 +155,7 @@ class Connection:
     def make_title(self, namespace: str | None = None, pod: str | None = None,
                    container: str | None = None) -> str:
         """``namespace/pod [container]``, with the workload the pod was picked from."""
-        namespace = namespace or self.target.namespace
-        pod = pod or self._label
-        container = container or self.target.container
-        title = f"{namespace}/{pod}" if namespace else pod
-        if pod != self._label and not self.target.pod:
-            title += f" ({self._label})"  # the workload or selector it was picked from
-        return f"{title} [{container}]" if container else title
+        return session_title(self.target, self._label, namespace, pod, container)
 
     def _set_state(self, **values: Any) -> None:
         with self._lock:
@@ -309,12 +269,7 @@ class Connection:
     def _on_waiting(self, session: ExecSession, generation: int) -> None:
         if self._generation != generation:
             return
-        where = f"{session.namespace}/{session.pod}" if session.namespace else session.pod
-        note = session.phase_note or "Pending"
-        # A debug container or node pod being started: "starting debug container
-        # debugger-ab12c (busybox)", as the session words it.
-        title = note if note.startswith("starting debug ") else f"waiting for pod {where} ({note})"
-        self._set_state(status="waiting", title=title)
+        self._set_state(status="waiting", title=waiting_title(session))
 
     def _report_cleanup(self, session: ExecSession, generation: int) -> None:
         # A node debug pod that could not be deleted stays on the node: say so, in the
@@ -481,16 +436,3 @@ class Connection:
         except StreamError as exc:
             # Not connected (any more): the next session starts with this size.
             log.debug("resize of %s not sent: %s", self.target, exc)
-
-
-def where_label(target: ExecTarget) -> str:
-    """``namespace/NAME`` as the user gave it, the namespace resolved from the kubeconfig if need be."""
-    name = target.name or f"-l {target.selector}"
-    namespace = target.namespace
-    if namespace is None:
-        try:
-            namespace = target.cluster().namespace
-        except Exception:  # no usable configuration yet: the session will say so
-            log.debug("no namespace for the placeholder of %s", target, exc_info=True)
-    return f"{namespace}/{name}" if namespace else name
-

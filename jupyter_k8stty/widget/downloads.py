@@ -25,7 +25,8 @@ from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.pod_side import SEND_SCRIPT, PodSide, failure
 from ..transfer.streams import Cancelled, OutputPipe, split_path
-from .transfer_job import SendFn, TransferJob
+from .messages import SendFn
+from .transfer_job import TransferJob
 
 __all__ = ["DOWNLOAD_CHUNK", "DOWNLOAD_WINDOW", "POD_WINDOW", "Download", "split_path"]
 

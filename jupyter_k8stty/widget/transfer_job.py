@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from ..errors import K8sTTYError, one_line
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.streams import Cancelled
+from .messages import SendFn
 
 log = logging.getLogger("jupyter_k8stty")
 
-__all__ = ["SendFn", "TransferJob"]
-
-SendFn = Callable[[dict, list], None]
-
+__all__ = ["TransferJob"]
 
 class TransferJob:
     """The common part of :class:`~.uploads.Upload` and :class:`~.downloads.Download`.

@@ -2,7 +2,7 @@
 
 :class:`Transfers` handles the browser's ``upload-where``, ``upload``, ``upload-data``,
 ``upload-cancel``, ``download``, ``download-ack`` and ``download-cancel`` messages (the
-full list is in :mod:`jupyter_k8stty.widget.bridge`), starts an
+full list is in :mod:`jupyter_k8stty.widget.messages`), starts an
 :class:`~.uploads.Upload` or a :class:`~.downloads.Download` on its own thread, and
 finds the shell's directory (:mod:`.shell_dir`) on a thread too: comm handlers never
 block. Transfers use a separate exec into the terminal's own pod and container, never
@@ -24,6 +24,7 @@ from ..exec.checks import check_text
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from .downloads import Download
+from .messages import SendFn
 from .shell_dir import shell_directory
 from .uploads import Upload, check_files
 
@@ -35,9 +36,6 @@ __all__ = ["MAX_RUNNING", "Transfer", "Transfers"]
 MAX_RUNNING: int = 4
 #: Longest id accepted from the browser.
 _MAX_ID = 100
-
-SendFn = Callable[[dict, list], None]
-
 
 class Transfer:
     """A file transfer between the pod and the browser, as :meth:`Terminal.download` returns it.

@@ -30,7 +30,8 @@ from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.pod_side import READY_AS, READY_INTO, RECEIVE_SCRIPT, PodSide, failure
 from ..transfer.streams import Cancelled, SessionWriter, require_v5, watch_receiver
-from .transfer_job import SendFn, TransferJob
+from .messages import SendFn
+from .transfer_job import TransferJob
 
 __all__ = ["MAX_FILES", "UPLOAD_CHUNK", "UPLOAD_WINDOW", "Upload", "UploadFile", "check_files"]
 
