@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import shutil
-import socket
-import socketserver
-import ssl
 import tempfile
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -23,13 +18,11 @@ from jupyter_k8stty.sandbox.attach_stream import AttachStream
 from jupyter_k8stty.sandbox.containers import DEFAULT_UNPULLABLE
 from jupyter_k8stty.sandbox.exec_stream import ExecStream
 from jupyter_k8stty.sandbox.faults import Fault, FaultPlan
-from jupyter_k8stty.sandbox.handler import SandboxHandler
 from jupyter_k8stty.sandbox.kubelet import Kubelet
+from jupyter_k8stty.sandbox.listener import TLSServer
 from jupyter_k8stty.sandbox.nodes import NodeSpec, default_nodes, node_json
 from jupyter_k8stty.sandbox.pods import PodSpec, PodStore, default_pods
-from jupyter_k8stty.sandbox.process import log
 from jupyter_k8stty.sandbox.rbac import ADMIN_USER, MASTERS, Policy, UserInfo
-from jupyter_k8stty.sandbox.websocket import shutdown_socket
 from jupyter_k8stty.sandbox.workloads import (
     Workload,
     WorkloadStore,
@@ -40,99 +33,8 @@ from jupyter_k8stty.sandbox.workloads import (
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.credentials import TokenRotator
 
-#: A client that has not finished the TLS handshake by then is dropped, so a
-#: stray TCP connection cannot pin a thread forever.
-HANDSHAKE_TIMEOUT = 10.0
 #: How long :meth:`Sandbox.stop` waits for connection threads to end.
 STOP_TIMEOUT = 1.5
-
-
-class _TLSServer(ThreadingHTTPServer):
-    """A threaded HTTP server doing the TLS handshake in each connection's thread.
-
-    Handshaking in the accept loop would let one slow client stall every other
-    connection, so the listener accepts plain TCP and each thread wraps its own.
-    """
-
-    daemon_threads = True
-    block_on_close = False  # stop() tracks and joins its threads with a deadline
-    allow_reuse_address = True
-    # socketserver's default listen backlog of 5 drops SYNs when many clients connect
-    # at once (fan-out), and each dropped SYN costs a 1 s retransmit.
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, sandbox: Sandbox):
-        try:
-            is_v6 = ipaddress.ip_address(address[0]).version == 6
-        except ValueError:
-            is_v6 = False
-        self.address_family = socket.AF_INET6 if is_v6 else socket.AF_INET
-        self.ssl_context = context
-        self.sandbox = sandbox
-        self.connections: set[socket.socket] = set()
-        self.threads: set[threading.Thread] = set()
-        self.lock = threading.Lock()
-        super().__init__(address, SandboxHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the FQDN of the host, which can stall
-        # for seconds on machines without working reverse DNS.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-    # TCP only: requests are sockets, not the (data, socket) pairs of UDP servers.
-    def process_request(self, request: socket.socket,  # type: ignore[override]
-                        client_address: tuple[str, int]) -> None:
-        if self.sandbox.stopping:
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def finish_request(self, request: socket.socket,  # type: ignore[override]
-                       client_address: tuple[str, int]) -> None:
-        thread = threading.current_thread()
-        with self.lock:
-            self.threads.add(thread)
-            self.connections.add(request)
-        conn = request
-        try:
-            # Headers and body leave in separate writes; without this, Nagle plus the
-            # client's delayed ACK add 40 ms to every small response.
-            try:
-                request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-            request.settimeout(HANDSHAKE_TIMEOUT)
-            try:
-                conn = self.ssl_context.wrap_socket(request, server_side=True)
-            except (OSError, ValueError) as exc:
-                if not self.sandbox.stopping:
-                    log(f"TLS handshake with {client_address[0]} failed: {exc}")
-                return
-            with self.lock:
-                self.connections.discard(request)
-                self.connections.add(conn)
-            if self.sandbox.stopping:
-                return
-            conn.settimeout(None)
-            self.RequestHandlerClass(conn, client_address, self)  # type: ignore[arg-type]
-        finally:
-            with self.lock:
-                self.connections.discard(conn)
-                self.connections.discard(request)
-                self.threads.discard(thread)
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def drop_all(self) -> None:
-        """Shut every open connection so that the threads serving them finish."""
-        with self.lock:
-            conns = list(self.connections)
-        for conn in conns:
-            shutdown_socket(conn)
 
 
 class Sandbox:
@@ -211,7 +113,7 @@ class Sandbox:
         self.kubeconfig_path: str = ""
         self.pods: PodStore | None = None  # type: ignore[assignment]
         self.stopping = False
-        self._server: _TLSServer | None = None
+        self._server: TLSServer | None = None
         self._thread: threading.Thread | None = None
         self._streams: set[ExecStream | AttachStream] = set()
         self._lock = threading.Lock()
@@ -236,8 +138,8 @@ class Sandbox:
             # A sandbox killed with SIGKILL could not clean up: its folders go now.
             lifetime.sweep_stale()
             certs = tls.make_certificates(self.host)
-            server = _TLSServer((self.host, self._requested_port),
-                                tls.server_context(certs), self)
+            server = TLSServer((self.host, self._requested_port),
+                               tls.server_context(certs), self)
             self._certs = certs
             self.ca_pem = certs.ca_pem
             self.pods = PodStore(self._initial_pods, self._pod_security,
@@ -254,9 +156,7 @@ class Sandbox:
             self.kubeconfig_path = str(kubeconfig.write_kubeconfig(
                 path, kubeconfig.render_kubeconfig(self.url, self.ca_pem, self.token,
                                                    self.context_name)))
-            self._thread = threading.Thread(target=server.serve_forever, args=(0.05,),
-                                            name="k8stty-sandbox", daemon=True)
-            self._thread.start()
+            self._thread = server.serve_in_thread()
         return self
 
     @property
@@ -293,22 +193,12 @@ class Sandbox:
             if self._tmpdir is not None:
                 shutil.rmtree(self._tmpdir, ignore_errors=True)
 
-    def _stop_server(self, server: _TLSServer, thread: threading.Thread | None) -> None:
-        server.shutdown()
-        server.server_close()
-        for stream in self._take_streams():
-            stream.kill()
-        server.drop_all()
-        deadline = time.monotonic() + STOP_TIMEOUT
-        with server.lock:
-            threads = list(server.threads)
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        alive = [t for t in threads if t.is_alive()]
-        if alive:
-            log(f"{len(alive)} connection thread(s) still running after stop")
+    def _stop_server(self, server: TLSServer, thread: threading.Thread | None) -> None:
+        def kill_streams() -> None:
+            for stream in self._take_streams():
+                stream.kill()
+
+        server.stop(thread, before_drop=kill_streams, timeout=STOP_TIMEOUT)
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -473,11 +363,9 @@ class Sandbox:
         with self._lock:
             if self.stopping:
                 return
-            new = _TLSServer((self.host, port), tls.server_context(certs), self)
+            new = TLSServer((self.host, port), tls.server_context(certs), self)
             self._server = new
-            self._thread = threading.Thread(target=new.serve_forever, args=(0.05,),
-                                            name="k8stty-sandbox", daemon=True)
-            self._thread.start()
+            self._thread = new.serve_in_thread()
 
     def drop_connections(self) -> None:
         """Abruptly close every exec websocket, without a status, like a network drop."""
