@@ -10,6 +10,11 @@
 
 Every step runs even when one before it failed; the exit status is non-zero when any
 failed. The time of each step and the total are printed at the end.
+
+``--env NAME`` (repeatable) runs only those environments: e.g. ``python -m
+tests.compat.run --env lab36 --env oldest`` prepares just those two venvs, runs the
+browser test of lab36 alone (through pytest's ``-k``, so it cannot be combined with a
+``-k`` of your own) and the oldest step. Other arguments go to every pytest run.
 """
 
 from __future__ import annotations
@@ -66,9 +71,13 @@ OLDEST_DESELECTED = {
 # server threads, in ssl read/handshake, while a 20-pod fan-out of test_script_magic had
 # 11 threads inside subprocess.Popen with a preexec_fn): that run is retried once, loudly.
 
+#: The environments with browser tests, by the pytest keyword that selects them (their
+#: test's parameter in test_frontends_in_browser.py, or marimo's module name).
+BROWSER_ENVS = ("notebook7", "lab42", "lab36", "marimo")
+
 #: Versions shown for each environment.
-SHOWN = ("kubernetes", "websocket-client", "ipykernel", "ipywidgets", "anywidget", "traitlets",
-         "jupyter_client", "jupyterlab", "notebook", "marimo")
+SHOWN = ("kubernetes", "websocket-client", "ipykernel", "ipywidgets", "jupyterlab_widgets", "anywidget",
+         "traitlets", "jupyter_client", "jupyterlab", "notebook", "marimo")
 
 T = TypeVar("T")
 
@@ -78,6 +87,7 @@ CRASHES: list[str] = []
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    chosen, argv = split_envs(argv)
     started = time.monotonic()
     results: list[tuple[str, float, bool]] = []
 
@@ -96,19 +106,24 @@ def main(argv: list[str] | None = None) -> int:
 
     wheel = step("build the wheel", envs.build_wheel)
     if wheel is not None:
-        for env in envs.ENVS.values():
+        for env in (envs.ENVS[name] for name in chosen):
             reused = step(f"venv {env.name}", lambda env=env: envs.prepare(env, wheel))
             if reused is not None:
                 envs.log(f"venv {env.name}: {'reused' if reused else 'created'}: {show_versions(env)}")
 
     environ = {**os.environ, "K8STTY_COMPAT": "1"}
-    step("browser smoke tests (notebook7, lab42, lab36, marimo)", lambda: run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/compat", *argv], environ))
-    oldest = envs.ENVS["oldest"]
-    deselect = [arg for test in OLDEST_DESELECTED for arg in ("--deselect", test)]
-    step("non-browser tests at the oldest declared versions", lambda: run(
-        [str(oldest.bin / "pytest"), "-p", "no:cacheprovider", "-m", "not browser", *OLDEST_TESTS,
-         *deselect, *argv], dict(os.environ), crash_retries=1))
+    browser = [name for name in BROWSER_ENVS if name in chosen]
+    if browser:
+        keyword = [] if len(browser) == len(BROWSER_ENVS) else ["-k", " or ".join(browser)]
+        step(f"browser smoke tests ({', '.join(browser)})", lambda: run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/compat", *keyword, *argv],
+            environ))
+    if "oldest" in chosen:
+        oldest = envs.ENVS["oldest"]
+        deselect = [arg for test in OLDEST_DESELECTED for arg in ("--deselect", test)]
+        step("non-browser tests at the oldest declared versions", lambda: run(
+            [str(oldest.bin / "pytest"), "-p", "no:cacheprovider", "-m", "not browser", *OLDEST_TESTS,
+             *deselect, *argv], dict(os.environ), crash_retries=1))
 
     total = time.monotonic() - started
     print("\ncompatibility run:", file=sys.stderr)
@@ -121,6 +136,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compatibility run: {verdict}; total time {total:.0f} s ({total / 60:.1f} min)",
           file=sys.stderr, flush=True)
     return 1 if failed else 0
+
+
+def split_envs(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Return the environments named by ``--env NAME`` (all when none) and the other arguments.
+
+    Raises:
+        SystemExit: an unknown environment, or ``--env`` without a name.
+    """
+    names: list[str] = []
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--env" or arg.startswith("--env="):
+            name = arg.partition("=")[2] if "=" in arg else next(args, "")
+            if name not in envs.ENVS:
+                raise SystemExit(f"--env: {name!r} is none of {', '.join(envs.ENVS)}")
+            names.append(name)
+        else:
+            rest.append(arg)
+    return [name for name in envs.ENVS if name in names or not names], rest
 
 
 def run(command: list[str], environ: dict[str, str], *, crash_retries: int = 0) -> None:
