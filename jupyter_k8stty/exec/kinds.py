@@ -142,30 +142,32 @@ _SUBDOMAIN_RE = re.compile(rf"^{_DNS1123_LABEL}(?:\.{_DNS1123_LABEL})*$")
 _LABEL_RE = re.compile(rf"^{_DNS1123_LABEL}$")
 
 
+def _check_dns(value: str, pattern: re.Pattern[str], limit: int, problem: str) -> None:
+    """Raise :class:`TargetError` (``problem``) unless ``value`` matches and fits ``limit``."""
+    if not value or len(value) > limit or not pattern.match(value):
+        raise TargetError(problem)
+
+
 def check_name(name: str, what: str) -> None:
     """Raise :class:`TargetError` unless ``name`` is a valid object name (DNS-1123 subdomain)."""
-    if not name or len(name) > 253 or not _SUBDOMAIN_RE.match(name):
-        raise TargetError(
-            f"invalid {what} {name!r}: a name must consist of lower case alphanumeric "
-            "characters, '-' or '.', and must start and end with an alphanumeric character "
-            "(at most 253 characters)"
-        )
+    _check_dns(name, _SUBDOMAIN_RE, 253,
+               f"invalid {what} {name!r}: a name must consist of lower case alphanumeric "
+               "characters, '-' or '.', and must start and end with an alphanumeric character "
+               "(at most 253 characters)")
 
 
 def check_namespace(namespace: str) -> None:
     """Raise :class:`TargetError` unless ``namespace`` is a valid namespace name (DNS-1123 label)."""
-    if not namespace or len(namespace) > 63 or not _LABEL_RE.match(namespace):
-        raise TargetError(
-            f"invalid namespace {namespace!r}: it must be a DNS-1123 label (lower case "
-            "alphanumeric characters or '-', starting and ending with an alphanumeric "
-            "character, at most 63 characters)"
-        )
+    _check_dns(namespace, _LABEL_RE, 63,
+               f"invalid namespace {namespace!r}: it must be a DNS-1123 label (lower case "
+               "alphanumeric characters or '-', starting and ending with an alphanumeric "
+               "character, at most 63 characters)")
 
 
 def check_container(container: str) -> None:
     """Raise :class:`TargetError` unless ``container`` is a valid container name (DNS-1123 label)."""
-    if not container or len(container) > 63 or not _LABEL_RE.match(container):
-        raise TargetError(f"invalid container name {container!r}: it must be a DNS-1123 label")
+    _check_dns(container, _LABEL_RE, 63,
+               f"invalid container name {container!r}: it must be a DNS-1123 label")
 
 
 # ---- targets ---------------------------------------------------------------------------

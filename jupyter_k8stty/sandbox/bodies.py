@@ -99,22 +99,7 @@ class RequestBodies:
         if left is None:
             self.close_connection = True
             return
-        if not left:
-            return
-        if self._expect_continue:
-            self._expect_continue = False
-            self.send_response_only(100)
-            self.end_headers()
-        self.connection.settimeout(BODY_TIMEOUT)
-        try:
-            while left > 0:
-                chunk = self.rfile.read(min(left, 64 * 1024))
-                if not chunk:
-                    self.close_connection = True
-                    return
-                left -= len(chunk)
-        finally:
-            self.connection.settimeout(None)
+        self._receive(left, keep=False)
 
     def _refuse_unread(self, code: int, body: bytes, content_type: str = "application/json") -> None:
         """Answer without reading the body, then close the connection.
@@ -158,6 +143,14 @@ class RequestBodies:
             raise HTTPError(400, status_body(400, "the sandbox needs a Content-Length for request "
                                              "bodies", "BadRequest"))
         self._body_read = True
+        return self._receive(left, keep=True)
+
+    def _receive(self, left: int, *, keep: bool) -> bytes:
+        """Read ``left`` bytes of body in small pieces, within :data:`BODY_TIMEOUT`.
+
+        ``Expect: 100-continue`` is answered first. The bytes are returned with ``keep``,
+        else dropped; a body cut short closes the connection after the answer.
+        """
         if not left:
             return b""
         if self._expect_continue:
@@ -172,7 +165,8 @@ class RequestBodies:
                 if not chunk:
                     self.close_connection = True
                     break
-                chunks.append(chunk)
+                if keep:
+                    chunks.append(chunk)
                 left -= len(chunk)
         finally:
             self.connection.settimeout(None)

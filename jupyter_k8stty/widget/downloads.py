@@ -24,7 +24,7 @@ from ..exec.checks import check_text
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.pod_side import SEND_SCRIPT, PodSide, failure
-from ..transfer.streams import Cancelled, OutputPipe, split_path
+from ..transfer.streams import OutputPipe, split_path
 from .messages import SendFn
 from .transfer_job import TransferJob
 
@@ -63,7 +63,6 @@ class Download(TransferJob):
         self.name: str | None = None
         #: ``file`` or ``tar``, once known.
         self.kind: str | None = None
-        self.cancelled: str | None = None
         self._acked = 0
         self._pipe: OutputPipe | None = None
         self._start(name)
@@ -74,17 +73,10 @@ class Download(TransferJob):
             self._acked += max(0, nbytes)
             self._cond.notify_all()
 
-    def cancel(self, reason: str = "cancelled") -> None:
-        """Stop the download (the view saves nothing)."""
-        with self._cond:
-            if self.cancelled or self.done.is_set():
-                return
-            self.cancelled = reason
-            self._cond.notify_all()
+    def _on_cancel(self) -> None:
         pipe = self._pipe
         if pipe is not None:
             pipe.wake()
-        self._close_session()
 
     # -- the download thread ---------------------------------------------------------------
 
@@ -96,8 +88,7 @@ class Download(TransferJob):
                 while self.bytes - self._acked >= self.window and not self.cancelled:
                     if not self._cond.wait(1.0) and time.monotonic() - waited > STALL_TIMEOUT:
                         self.cancelled = f"the browser received nothing for {STALL_TIMEOUT:g} s"
-                if self.cancelled:
-                    raise Cancelled(self.cancelled)
+                self._check_cancelled()
                 self.bytes += len(chunk)
             self._message("download-data", [chunk])
 
@@ -121,8 +112,7 @@ class Download(TransferJob):
         side = PodSide()
         pipe.listen(side)
         session.start()
-        if self.cancelled:  # a cancel during start closed the session
-            raise Cancelled(self.cancelled)
+        self._check_cancelled()  # a cancel during start closed the session
         what = f"reading {self.path}"
         try:
             archive = tarfile.open(fileobj=pipe, mode="r|", bufsize=DOWNLOAD_CHUNK)  # type: ignore[call-overload]
@@ -156,5 +146,4 @@ class Download(TransferJob):
         code = session.wait(60)
         if session.status != "exited" or code != 0:
             raise failure(session, side, what)
-        if self.cancelled:
-            raise Cancelled(self.cancelled)
+        self._check_cancelled()

@@ -41,10 +41,29 @@ class TransferJob:
         #: Why the transfer failed, once it has; ``None`` while it runs or when it succeeded.
         self.error: str | None = None
         self.done = threading.Event()
+        #: Why the transfer was stopped (:meth:`cancel`, or a stall), else ``None``.
+        self.cancelled: str | None = None
         self._target = target
         self._send = send
         self._cond = threading.Condition()
         self._session: ExecSession | None = None
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop the transfer: the view saves nothing; what the pod's ``tar`` extracted stays."""
+        with self._cond:
+            if self.cancelled or self.done.is_set():
+                return
+            self.cancelled = reason
+            self._cond.notify_all()
+        self._on_cancel()
+        self._close_session()  # unblocks a read or write waiting for the pod
+
+    def _on_cancel(self) -> None:
+        """Drop what is held and wake the transfer's thread (after :attr:`cancelled` is set)."""
+
+    def _check_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled(self.cancelled)
 
     def _start(self, name: str) -> None:
         self._thread = threading.Thread(target=self._run, name=f"k8stty-{self.direction}-{name}",

@@ -222,18 +222,15 @@ class Transfers:
         threading.Thread(target=look, name=f"k8stty-where-{self._name}", daemon=True).start()
 
     def _on_upload(self, content: dict, buffers: list) -> None:
-        try:
-            upload_id = _check_id(content.get("id"))
+        def prepare() -> Callable[[str, str | None], Upload]:
             dest = check_text(content.get("dest"), "the destination folder")
             if not dest.strip() or len(dest) > 4096:
                 raise ArgumentError("the destination folder must be a path in the pod")
             files = check_files(content.get("files"))
-            view = content.get("view")
-            self._start(upload_id, lambda job_id: Upload(
-                job_id, self._target(), dest, files, self._send,
-                view=str(view) if view is not None else None, name=self._name))
-        except (K8sTTYError, ValueError) as exc:
-            self._answer_error("upload-done", content, exc)
+            return lambda job_id, view: Upload(job_id, self._target(), dest, files, self._send,
+                                               view=view, name=self._name)
+
+        self._begin(content, "upload-done", prepare)
 
     def _on_upload_data(self, content: dict, buffers: list) -> None:
         job = self._job(content)
@@ -247,15 +244,27 @@ class Transfers:
             job.cancel(str(content.get("reason") or "cancelled")[:200])
 
     def _on_download(self, content: dict, buffers: list) -> None:
-        try:
-            download_id = _check_id(content.get("id"))
+        def prepare() -> Callable[[str, str | None], Download]:
             path = check_text(content.get("path"), "the path to download")
+            return lambda job_id, view: Download(job_id, self._target(), path, self._send,
+                                                 view=view, name=self._name)
+
+        self._begin(content, "download-done", prepare)
+
+    def _begin(self, content: dict, done_type: str,
+               prepare: Callable[[], Callable[[str, str | None], Upload | Download]]) -> None:
+        """Start the upload or download the browser asked for; a bad request gets ``done_type``.
+
+        ``prepare`` checks the request's own fields and returns how to make the job from
+        its id and view.
+        """
+        try:
+            job_id = _check_id(content.get("id"))
+            make = prepare()
             view = content.get("view")
-            self._start(download_id, lambda job_id: Download(
-                job_id, self._target(), path, self._send,
-                view=str(view) if view is not None else None, name=self._name))
+            self._start(job_id, lambda jid: make(jid, str(view) if view is not None else None))
         except (K8sTTYError, ValueError) as exc:
-            self._answer_error("download-done", content, exc)
+            self._answer_error(done_type, content, exc)
 
     def _on_download_ack(self, content: dict, buffers: list) -> None:
         job = self._job(content)

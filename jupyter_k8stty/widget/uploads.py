@@ -123,7 +123,6 @@ class Upload(TransferJob):
         self._queued = 0
         self._received = 0
         self._reported = 0
-        self._cancelled: str | None = None
         #: Most bytes held here at once (for tests: it stays within the window).
         self.peak_queued = 0
         self._start(name)
@@ -135,7 +134,7 @@ class Upload(TransferJob):
         data = memoryview(data).cast("B")
         problem = None
         with self._cond:
-            if self.done.is_set() or self._cancelled:
+            if self.done.is_set() or self.cancelled:
                 return
             if len(data) > UPLOAD_CHUNK or self._queued + len(data) > self.window + UPLOAD_CHUNK:
                 problem = "the browser sent more than the flow-control window allows"
@@ -150,16 +149,10 @@ class Upload(TransferJob):
         if problem:
             self.cancel(problem)
 
-    def cancel(self, reason: str = "cancelled") -> None:
-        """Stop the upload (the pod's ``tar`` is ended; what it extracted stays)."""
+    def _on_cancel(self) -> None:
         with self._cond:
-            if self._cancelled or self.done.is_set():
-                return
-            self._cancelled = reason
             self._chunks.clear()
             self._queued = 0
-            self._cond.notify_all()
-        self._close_session()  # unblocks a write waiting for the pod
 
     # -- the upload thread -----------------------------------------------------------------
 
@@ -167,11 +160,11 @@ class Upload(TransferJob):
         """Up to ``size`` bytes of file data, waiting for the browser if need be."""
         with self._cond:
             waited = time.monotonic()
-            while not self._chunks and not self._cancelled:
+            while not self._chunks and not self.cancelled:
                 if not self._cond.wait(1.0) and time.monotonic() - waited > STALL_TIMEOUT:
-                    self._cancelled = f"no data from the browser for {STALL_TIMEOUT:g} s"
-            if self._cancelled:
-                raise Cancelled(self._cancelled)
+                    self.cancelled = f"no data from the browser for {STALL_TIMEOUT:g} s"
+            if self.cancelled:
+                raise Cancelled(self.cancelled)
             view = self._chunks.popleft()
             if len(view) > size:
                 self._chunks.appendleft(view[size:])
@@ -217,8 +210,8 @@ class Upload(TransferJob):
         try:
             self._write_archive(session)
         except StreamError:
-            if self._cancelled:
-                raise Cancelled(self._cancelled) from None
+            if self.cancelled:
+                raise Cancelled(self.cancelled) from None
             # tar in the pod stopped reading: it failed (no space, permission denied)
             session.wait(10)
             if session.status == "exited" and session.exit_code != 0:
@@ -231,10 +224,6 @@ class Upload(TransferJob):
                 raise
         if session.wait(POD_TIMEOUT) != 0:
             raise failure(session, side, f"uploading into {self.dest}")
-
-    def _check_cancelled(self) -> None:
-        if self._cancelled:
-            raise Cancelled(self._cancelled)
 
     def _write_archive(self, session: ExecSession) -> None:
         writer = SessionWriter(session)
