@@ -15,6 +15,8 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 need_apt=()
 command -v tmux >/dev/null || need_apt+=(tmux)
+# screen: the persistent shells' second session manager (tests/test_persist_screen.py).
+command -v screen >/dev/null || need_apt+=(screen)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)

@@ -13,8 +13,11 @@ status bar off and no prefix key (detaching is closing the terminal; the shell g
 every key). Its history is printed
 before attaching, so the browser's scrollback holds it; it does not use the alternate
 screen, so new output scrolls into the browser's scrollback too. ``screen`` gets the
-equivalent settings from a small configuration file. Without either, the script says
-so on the terminal and runs the normal login shell.
+equivalent settings from a small configuration file of the user's own, and its history
+is printed the same way (``hardcopy -h`` less the screen). Both take a bare session name
+as a prefix of others (``work`` would find ``work2``): sessions are always named exactly
+(tmux's ``=NAME``, screen's ``PID.NAME``). Without either, the script says so on the
+terminal and runs the normal login shell.
 
 :func:`sessions` lists the persistent sessions of a pod, and
 :meth:`PersistentSession.end` ends one.
@@ -86,10 +89,38 @@ if command -v tmux >/dev/null 2>&1; then
   fi
   exec tmux -u -L @SOCKET@ attach-session -t "=$s"
 elif command -v screen >/dev/null 2>&1; then
-  c=${TMPDIR:-/tmp}/@PREFIX@screenrc
-  printf '%s\n' 'startup_message off' 'escape ^]^]' 'hardstatus ignore' \
-    'defscrollback @HISTORY@' 'termcapinfo xterm* ti@:te@' 'altscreen off' > "$c"
-  exec screen -U -c "$c" -xRR -S "$s" "$@"
+  # screen matches a name given to -S, -x or -r as a prefix: look the session up by
+  # its exact name and name it by its full "PID.NAME".
+  screen -wipe >/dev/null 2>&1  # forget sessions whose screen died (a killed container process)
+  id=$(screen -ls 2>/dev/null | while read -r i _; do
+    case $i in [0-9]*."$s") echo "$i"; break ;; esac; done)
+  # Our own configuration file (a file of that name left by another user is removed
+  # or, if that fails, not read).
+  u=$(id -u 2>/dev/null); c=${TMPDIR:-/tmp}/@PREFIX@screenrc-${u:-0}
+  rm -f "$c" 2>/dev/null
+  if ! (umask 077; set -C; printf '%s\n' 'startup_message off' 'escape ^]^]' 'hardstatus ignore' \
+      'defscrollback @HISTORY@' 'termcapinfo xterm* ti@:te@' 'altscreen off' 'deflogin off' \
+      'defutf8 on' > "$c") 2>/dev/null; then c=/dev/null; fi
+  if [ -n "$id" ]; then
+    f=${TMPDIR:-/tmp}/@PREFIX@history-$$
+    rm -f "$f.h" "$f.s" 2>/dev/null
+    # The scrollback and the screen, then the screen alone: the difference is the
+    # history above the screen, printed before attaching as tmux's is.
+    if screen -S "$id" -X hardcopy -h "$f.h" 2>/dev/null \
+        && screen -S "$id" -X hardcopy "$f.s" 2>/dev/null; then
+      screen -S "$id" -Q info >/dev/null 2>&1  # answered once both copies are written
+      i=0; while [ ! -s "$f.s" ] && [ "$i" -lt 20 ]; do sleep 0.1 2>/dev/null || break; i=$((i+1)); done
+      n=$(( $(wc -l < "$f.h" 2>/dev/null || echo 0) - $(wc -l < "$f.s" 2>/dev/null || echo 0) ))
+      if [ "$n" -gt 0 ] 2>/dev/null; then
+        head -n "$n" "$f.h"
+        r=$(stty size 2>/dev/null); r=${r%% *}
+        i=0; while [ "$i" -lt "${r:-24}" ]; do echo; i=$((i+1)); done
+      fi
+    fi
+    rm -f "$f.h" "$f.s" 2>/dev/null
+    exec screen -U -c "$c" -x "$id"
+  fi
+  exec screen -U -c "$c" -S "$s" "$@"
 else
   printf '\033[2m%s\033[0m\r\n' "jupyter-k8stty: neither tmux nor screen is installed in this container: \
 this shell is not persistent"
@@ -114,8 +145,11 @@ if command -v tmux >/dev/null 2>&1; then
     -F 'tmux|#{session_name}|#{session_created}|#{session_attached}|#{session_activity}'
 fi
 if command -v screen >/dev/null 2>&1; then
-  screen -ls 2>/dev/null | while read -r id state _; do
-    case $id in *.@PREFIX@*) case $state in *Attached*) a=1 ;; *) a=0 ;; esac
+  # "\tPID.NAME\t(DATE TIME)\t(Attached)": the state is the last field, after a date
+  # whose format depends on the locale ("(Multi, attached)" when shared).
+  screen -ls 2>/dev/null | while read -r id rest; do
+    case $rest in *Dead*) continue ;; esac
+    case $id in [0-9]*.@PREFIX@*) case $rest in *ttached\)*) a=1 ;; *) a=0 ;; esac
       printf 'screen|%s||%s|\n' "${id#*.}" "$a" ;; esac
   done
 fi
@@ -123,10 +157,24 @@ exit 0
 """
 _LIST = _fill(_LIST)
 
-_END = {
-    "tmux": ["tmux", "-L", TMUX_SOCKET, "kill-session", "-t"],
-    "screen": ["screen", "-X", "quit", "-S"],
-}
+# Ending a session names it exactly: tmux's "=NAME", screen's "PID.NAME" (both match a
+# bare name as a prefix too, which would end "work2" when asked for a "work" that is gone).
+# `screen -X quit` only sends the command: wait (5 s at most) until the session is gone.
+_END_SCREEN = r"""
+listed() { screen -ls 2>/dev/null | while read -r i _; do case $i in $1) echo "$i"; break ;; esac; done; }
+id=$(listed "[0-9]*.$1")
+if [ -z "$id" ]; then echo "no screen session named $1" >&2; exit 1; fi
+screen -S "$id" -X quit || exit
+n=0; while [ -n "$(listed "$id")" ] && [ "$n" -lt 50 ]; do
+  sleep 0.1 2>/dev/null || { sleep 1; n=$((n+9)); }; n=$((n+1))
+done
+"""
+
+
+def _end_command(manager: Manager, name: str) -> list[str]:
+    if manager == "tmux":
+        return ["tmux", "-L", TMUX_SOCKET, "kill-session", "-t", f"={name}"]
+    return ["sh", "-c", _END_SCREEN, "k8stty-end", name]
 
 
 def current_user() -> str:
@@ -202,7 +250,7 @@ class PersistentSession:
         Raises:
             ExecError: the session manager refused (the session is gone already, say).
         """
-        run(self.target, [*_END[self.manager], self.name], timeout=LIST_TIMEOUT).check_returncode()
+        run(self.target, _end_command(self.manager, self.name), timeout=LIST_TIMEOUT).check_returncode()
 
 
 def _time(text: str) -> datetime.datetime | None:
