@@ -25,6 +25,11 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_k8stty.sandbox.control import ControlServer
+    from jupyter_k8stty.sandbox.server import Sandbox
 
 #: Seconds JupyterLab may take to answer ``/api/status`` after it starts.
 LAB_START_TIMEOUT = 90.0
@@ -160,6 +165,17 @@ def _end_persistent_shell(kubeconfig: str) -> None:
         print(f"jupyter-k8stty demo: could not end the tour's persistent shell: {exc}", file=sys.stderr)
 
 
+def _serve_control(sandbox: Sandbox) -> ControlServer | None:
+    """Let the tour's kernel restart the sandbox (:mod:`.sandbox.control`); ``None`` if it cannot."""
+    from jupyter_k8stty.sandbox.control import ControlError, ControlServer
+
+    try:
+        return ControlServer(sandbox).start()
+    except (ControlError, OSError) as exc:  # the tour's restart cell will say so; the rest works
+        print(f"jupyter-k8stty demo: the notebook cannot restart the sandbox: {exc}", file=sys.stderr)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C or SIGTERM (or JupyterLab exits); return the exit code."""
     from jupyter_k8stty.sandbox import missing_extra
@@ -198,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
     sandbox = tour_sandbox(host="127.0.0.1", port=args.sandbox_port,
                            kubeconfig_path=workdir / "sandbox.kubeconfig")
     lab: subprocess.Popen | None = None
+    control: ControlServer | None = None
     code = 0
     try:
         try:
@@ -206,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"jupyter-k8stty demo: cannot start the sandbox: {exc}", file=sys.stderr)
             return 1
         kubeconfig = str(sandbox.kubeconfig_path)
+        control = _serve_control(sandbox)
         try:
             seed(kubeconfig)
         except K8sTTYError as exc:
@@ -248,6 +266,8 @@ def run(args: argparse.Namespace) -> int:
             _stop_lab(lab)
         if sandbox.kubeconfig_path:  # set once the sandbox started
             _end_persistent_shell(sandbox.kubeconfig_path)
+        if control is not None:
+            control.stop()
         sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -21,6 +21,7 @@ import pytest
 from nbclient import NotebookClient
 
 from jupyter_k8stty.demo import demo_notebook
+from jupyter_k8stty.sandbox.control import ControlServer
 from jupyter_k8stty.sandbox.tour_pods import (
     CANARY_IMAGE,
     CHECKPOINT_BYTES,
@@ -129,7 +130,7 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
     workdir = tmp_path_factory.mktemp("tour")
     nb = nbformat.read(demo_notebook(), as_version=4)
     with tour_sandbox(kubeconfig_path=workdir / "tour.kubeconfig") as sandbox, \
-            pytest.MonkeyPatch.context() as mp:
+            ControlServer(sandbox), pytest.MonkeyPatch.context() as mp:  # as the demo serves it
         seed(sandbox.kubeconfig_path)  # also ends a persistent shell left by an earlier run
         mp.setenv("KUBECONFIG", str(sandbox.kubeconfig_path))
         client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
@@ -365,6 +366,22 @@ def _node_shell(tour: Tour) -> None:
     assert found["cleanup_error"] is None and found["after_close"] in ("gone", "deleting"), found
 
 
+def _reconnect(tour: Tour) -> None:
+    assert results(tour.cell("reconnect"), WIDGET_VIEW)
+    state = probed(tour.probes["reconnect"])
+    assert state["status"] == "connected" and state["title"] == "default/trainer-2 [trainer]", state
+
+
+def _reconnect_restart(tour: Tour) -> None:
+    assert value(tour.cell("reconnect-restart")) == ["'back on trainer-2'"]
+    found = json.loads(stream(tour.probes["reconnect-restart"], "stdout").split("RESTARTED", 1)[1])
+    # The header counted attempts while the API server was down, then the terminal came
+    # back by itself, with a new shell.
+    assert found["status"] == "connected" and found["generation"] >= 2, found
+    assert max(found["attempts"]) >= 1 and found["attempts"][-1] == 0, found
+    assert found["second"] != found["first"], found
+
+
 def _persist(tour: Tour) -> None:
     assert results(tour.cell("persist"), WIDGET_VIEW)
     probe = tour.probes["persist"]
@@ -527,6 +544,22 @@ print("PROBE" + _json.dumps({"class": type(_term).__name__, "status": _term.stat
                              "title": _term.title, "error": _term.error}))
 """
 
+#: Watches the terminal's reconnect_attempt before the restart cell runs.
+RECONNECT_PROBE = probe_terminal("blip") + """
+_blip_attempts = []
+blip.observe(lambda change: _blip_attempts.append(change["new"]), names="reconnect_attempt")
+blip.send("echo first-shell=$$\\r")
+_blip_pid = blip.expect(r"first-shell=(\\d+)").group(1)
+"""
+
+RESTARTED_PROBE = """
+import json as _json
+blip.send("echo second-shell=$$\\r")
+print("RESTARTED" + _json.dumps({"status": blip.status, "attempts": _blip_attempts, "first": _blip_pid,
+                                 "second": blip.expect(r"second-shell=(\\d+)").group(1),
+                                 "generation": blip._connection.generation}))
+"""
+
 PERSIST_PROBE = probe_terminal() + """
 _term.send("echo persist-pid=$$ tmux=${TMUX:+yes}\\r")
 _m = _term.expect(r"persist-pid=(\\d+) tmux=(\\w*)")
@@ -576,6 +609,8 @@ CHECKS: dict[str, tuple[str | None, Check]] = {
     "debug": (DEBUG_PROBE, _debug),
     "attach": (ATTACH_PROBE, _attach),
     "node-shell": (NODE_PROBE, _node_shell),
+    "reconnect": (RECONNECT_PROBE, _reconnect),
+    "reconnect-restart": (RESTARTED_PROBE, _reconnect_restart),
     "persist": (PERSIST_PROBE, _persist),
     "persist-mark": (None, _persist_mark),
     "sessions": (SURVIVE_PROBE, _sessions),
