@@ -17,32 +17,23 @@ Browser to kernel: ``{"type": "ready", "view": id}``; ``{"type": "error", "messa
 
 from __future__ import annotations
 
-import collections
-import logging
 import os
 from pathlib import Path
 from typing import Any
 
-import anywidget
-import ipywidgets
 import traitlets
 
-from ..errors import ArgumentError, K8sTTYError, one_line
-from .bundle import load_bundle, loader_esm
+from ..errors import ArgumentError
+from .bundled_widget import BundledWidget
 from .recording import read_asciicast
-from .view_bundle import view_bundle
-
-log = logging.getLogger("jupyter_k8stty")
 
 __all__ = ["SPEEDS", "Player"]
 
 #: Speeds the player offers.
 SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0, 8.0)
-#: Longest error text accepted from the browser.
-MAX_BROWSER_ERROR = 2000
 
 
-class Player(anywidget.AnyWidget):
+class Player(BundledWidget):
     """Replay an asciicast v2 recording (``Terminal(record=...)``, ``asciinema rec``).
 
     Args:
@@ -62,16 +53,7 @@ class Player(anywidget.AnyWidget):
         >>> Player("session.cast", speed=2)
     """
 
-    _esm = loader_esm()
-    _css = ""
-
     _view = traitlets.Unicode("player", help="Which front end the bundle renders: 'player'.").tag(sync=True)
-    _bundle_hash = traitlets.Unicode(
-        "", help="Content hash of the front-end bundle the loader asks for ('' when it is missing)."
-    ).tag(sync=True)
-    _where = traitlets.Unicode(
-        "", help="What a saved notebook's placeholder names: 'recording NAME.cast'."
-    ).tag(sync=True)
     title = traitlets.Unicode(
         "", help="The recording's title (header ``title``), else its file name."
     ).tag(sync=True)
@@ -98,23 +80,25 @@ class Player(anywidget.AnyWidget):
         self._data = self.path.read_bytes()
         #: How many events the recording holds.
         self.events = len(events)
-        bundle = load_bundle()
         super().__init__(
-            _bundle_hash=bundle.hash if bundle else "", _where=f"recording {self.path.name}",
+            _where=f"recording {self.path.name}",
             title=str(header.get("title") or self.path.name), cols=header["width"],
             rows=header["height"], duration=_duration(events, float(limit)), speed=float(speed),
             autoplay=autoplay, idle_time_limit=float(limit),
         )
-        self._bundle_requests: collections.deque[object] = collections.deque(maxlen=16)
-        self._handlers = {"bundle": self._on_bundle, "ready": self._on_ready, "error": self._on_browser_error}
-        self.on_msg(self._handle_message)
+        self._handlers["ready"] = self._on_ready
+        self._listen()
 
     def __repr__(self) -> str:
         return f"<Player {self.path.name} {self.cols}x{self.rows} {self.duration:.1f}s>"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
-        base = getattr(super(), "_repr_mimebundle_", lambda **_: None)(**kwargs)
-        return view_bundle(self, base, f"replay of {self.path.name} ({self.duration:.1f} s)")
+    @property
+    def placeholder(self) -> str:
+        """What a saved notebook shows where the player was: ``replay of NAME.cast (12.5 s)``."""
+        return f"replay of {self.path.name} ({self.duration:.1f} s)"
+
+    def _describe(self) -> str:
+        return f"player {self.path.name}"
 
     @traitlets.validate("speed")
     def _check_speed(self, proposal: dict) -> float:
@@ -124,41 +108,8 @@ class Player(anywidget.AnyWidget):
 
     # -- messages -------------------------------------------------------------------------
 
-    def _send_message(self, content: dict, buffers: list) -> None:
-        if self.comm is not None:
-            ipywidgets.Widget.send(self, content, buffers)
-
-    def _handle_message(self, _widget: Any, content: Any, buffers: list) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
-        handler = self._handlers.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            log.warning("player %s: ignoring a %r message from the browser", self.path.name, kind)
-            return
-        try:
-            handler(content)
-        except Exception as exc:
-            log.exception("player %s: handling a %r message failed", self.path.name, kind)
-            message = f"handling a {kind!r} message failed: {one_line(exc)}"
-            self._send_message({"type": "error", "message": message}, [])
-
-    def _on_bundle(self, content: dict) -> None:
-        request = content.get("request")
-        if request is not None:
-            if request in self._bundle_requests:
-                return  # a resent copy
-            self._bundle_requests.append(request)
-        bundle = load_bundle()
-        if bundle is None:
-            raise K8sTTYError("the widget bundle (jupyter_k8stty/static/) is missing: "
-                              "reinstall jupyter-k8stty")
-        self._send_message({"type": "bundle", "hash": bundle.hash}, [bundle.js, bundle.css])
-
-    def _on_ready(self, content: dict) -> None:
+    def _on_ready(self, content: dict, buffers: list) -> None:
         self._send_message({"type": "cast", "view": content.get("view")}, [self._data])
-
-    def _on_browser_error(self, content: dict) -> None:
-        message = str(content.get("message") or "unknown error")[:MAX_BROWSER_ERROR]
-        log.warning("player %s: the browser reported: %s", self.path.name, message)
 
 
 def _duration(events: list[list[Any]], idle_time_limit: float) -> float:
