@@ -205,6 +205,16 @@ class Bridge:
 
     # -- view side ------------------------------------------------------------------------
 
+    @property
+    def handlers(self) -> dict[str, Callable[[dict, list], None]]:
+        """The browser's ``ready``, ``ack`` and ``detach`` messages, by ``type``, for the widget."""
+        return {
+            "ack": lambda content, _buffers: self.ack(str(content.get("view")),
+                                                      int(content.get("bytes") or 0)),
+            "ready": lambda content, _buffers: self.ready(str(content.get("view"))),
+            "detach": lambda content, _buffers: self.detach(str(content.get("view"))),
+        }
+
     def ready(self, view: str) -> None:
         """Handle a view that rendered: send it the tail and count it in flow control."""
         with self._send_lock:

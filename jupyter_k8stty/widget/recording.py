@@ -168,6 +168,44 @@ class RecordingTap:
         """Deliver what the sink holds."""
         self._sink.flush()
 
+    @property
+    def path(self) -> str | None:
+        """The path of the recording in progress, else ``None``."""
+        writer = self.writer
+        return str(writer.path) if writer else None
+
+    def start(self, path: str, *, width: int, height: int, record_input: bool, title: str) -> str:
+        """Stop the recording in progress, if any, and start one to ``path``; return the path.
+
+        Raises:
+            ArgumentError: the file cannot be created.
+        """
+        self.stop()
+        writer = AsciicastWriter(path, width=width, height=height, record_input=record_input,
+                                 title=title)
+        self.writer = writer
+        return str(writer.path)
+
+    def stop(self) -> str | None:
+        """Stop the recording in progress and close its file; return its path (``None`` if none ran)."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return None
+        writer.close()
+        return str(writer.path)
+
+    def input(self, data: bytes) -> None:
+        """Record keys typed (the writer keeps them only when it records input)."""
+        writer = self.writer
+        if writer is not None:
+            writer.input(data)
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Record a resize."""
+        writer = self.writer
+        if writer is not None:
+            writer.resize(cols, rows)
+
 
 def read_asciicast(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[list[Any]]]:
     """Read an asciicast v2 file: return its header and its events.
