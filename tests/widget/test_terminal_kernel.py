@@ -169,6 +169,9 @@ def test_output_arrives_as_binary_buffers_coalesced(fe):
 
 def test_a_lone_keystroke_echo_is_sent_at_once(fe):
     comm = open_terminal(fe, "t1b")
+    # The shell's first prompt must be in before the first key: arriving late, it would be
+    # taken for that key's echo.
+    fe.wait_for(lambda: comm.output().rstrip().endswith((b"#", b"$")), what="the first prompt")
     fe.execute(
         "import time\n"
         "arrivals = []\n"
@@ -183,7 +186,7 @@ def test_a_lone_keystroke_echo_is_sent_at_once(fe):
         message = fe.wait_for(
             lambda before=before: comm.custom("output")[before:], what="the echo"
         )[0]
-        assert message.buffers[0].endswith(key.encode())
+        assert message.buffers[0].endswith(key.encode()), message.buffers[0]
         arrived = fe.eval(f"arrivals[{seen}]")
         delays.append(message.date.timestamp() - arrived)
     assert sorted(delays)[2] < 0.0025, delays
