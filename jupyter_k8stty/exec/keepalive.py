@@ -16,12 +16,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 log = logging.getLogger("jupyter_k8stty")
 
 __all__ = ["Keepalive", "watcher_thread"]
 
 
+@dataclass(eq=False)  # watches are told apart by identity
 class Keepalive:
     """The keepalive watch of one stream; :meth:`start` registers it with the shared watcher.
 
@@ -38,20 +40,18 @@ class Keepalive:
         fail: called once with a one-line reason when the peer is dead.
     """
 
-    def __init__(self, name: str, *, interval: float, timeout: float, done: threading.Event,
-                 last_frame: Callable[[], float], paused: Callable[[], bool],
-                 ping: Callable[[], None], fail: Callable[[str], None]):
-        self.name = name
-        self.interval = interval
-        self.timeout = timeout
-        self._done = done
-        self._last_frame = last_frame
-        self._paused = paused
-        self._ping = ping
-        self._fail = fail
-        self._pinged_at: float | None = None
-        self._pinger: threading.Thread | None = None
-        self._cancelled = False
+    name: str
+    _: KW_ONLY
+    interval: float
+    timeout: float
+    done: threading.Event
+    last_frame: Callable[[], float]
+    paused: Callable[[], bool]
+    ping: Callable[[], None]
+    fail: Callable[[str], None]
+    _pinged_at: float | None = field(default=None, init=False)
+    _pinger: threading.Thread | None = field(default=None, init=False)
+    _cancelled: bool = field(default=False, init=False)
 
     @property
     def watched(self) -> bool:
@@ -75,24 +75,24 @@ class Keepalive:
 
     def check(self, now: float) -> bool:
         """Ping or give up as due at ``now``; return whether to keep watching."""
-        if self._cancelled or self._done.is_set():
+        if self._cancelled or self.done.is_set():
             return False
-        if self._paused():
+        if self.paused():
             self._pinged_at = None
             return True
         pinged_at = self._pinged_at
-        if pinged_at is not None and self._last_frame() < pinged_at:
+        if pinged_at is not None and self.last_frame() < pinged_at:
             if now - pinged_at >= self.timeout:
                 log.warning("no answer from %s for %.0f s after a ping", self.name, now - pinged_at)
-                self._fail(f"the connection to {self.name} is dead: no answer to a keepalive ping "
+                self.fail(f"the connection to {self.name} is dead: no answer to a keepalive ping "
                            f"within {self.timeout:g} s")
                 return False
             return True
-        if now - self._last_frame() >= self.interval:
+        if now - self.last_frame() >= self.interval:
             # The deadline runs from the attempt: closing the socket releases a stuck ping.
             self._pinged_at = now
             if self._pinger is None or not self._pinger.is_alive():
-                self._pinger = threading.Thread(target=self._ping, name=f"k8stty-ping-{self.name}",
+                self._pinger = threading.Thread(target=self.ping, name=f"k8stty-ping-{self.name}",
                                                 daemon=True)
                 self._pinger.start()
         else:

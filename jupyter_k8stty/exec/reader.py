@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 import websocket
 
@@ -73,6 +74,7 @@ class FlowGate:
             self._cond.notify_all()
 
 
+@dataclass(eq=False)
 class FrameReader:
     """Reads one exec websocket on a daemon thread named ``k8stty-reader-NAME``.
 
@@ -86,19 +88,22 @@ class FrameReader:
         on_end: called once, on the reader thread, as ``on_end(status, exit_code, error)``.
     """
 
-    def __init__(self, ws: websocket.WebSocket, name: str, callbacks: list[OutputCallback],
-                 gate: FlowGate, *, closing: Callable[[], bool], on_end: EndCallback):
-        self.ws = ws
-        self.name = name
-        self.callbacks = callbacks
-        self.gate = gate
-        self.closing = closing
-        self.on_end = on_end
-        #: ``time.monotonic()`` of the last frame (or of the end of a pause).
-        self.last_frame = time.monotonic()
-        #: Pongs received (answers to keepalive pings).
-        self.pongs = 0
-        self.thread = threading.Thread(target=self._run, name=f"k8stty-reader-{name}", daemon=True)
+    ws: websocket.WebSocket
+    name: str
+    callbacks: list[OutputCallback]
+    gate: FlowGate
+    _: KW_ONLY
+    closing: Callable[[], bool]
+    on_end: EndCallback
+    #: ``time.monotonic()`` of the last frame (or of the end of a pause).
+    last_frame: float = field(default_factory=time.monotonic, init=False)
+    #: Pongs received (answers to keepalive pings).
+    pongs: int = field(default=0, init=False)
+    thread: threading.Thread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, name=f"k8stty-reader-{self.name}",
+                                       daemon=True)
 
     def start(self) -> FrameReader:
         """Start the thread; returns ``self``."""
