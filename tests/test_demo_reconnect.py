@@ -26,20 +26,17 @@ from jupyter_k8stty.sandbox.tour_pods import tour_sandbox
 
 CELL_TIMEOUT = 60
 DOWNTIME = 3.0
+#: Where the watch probe, the tour's restart cell and the after probe are in the notebook run.
+WATCH_AT, RESTART_AT, AFTER_AT = 3, 4, 5
 
-#: Before the restart: the terminal is connected; every reconnect_attempt it goes through is kept.
+#: Right after the terminal's cell, as Run All goes on (the terminal may still be starting):
+#: every reconnect_attempt and status it goes through from now on is kept.
 WATCH = """
-import json as _json, time as _time
-_deadline = _time.monotonic() + 15
-while blip.status != "connected" and _time.monotonic() < _deadline:
-    _time.sleep(0.05)
+import json as _json
 _attempts, _statuses = [], []
 blip.observe(lambda change: _attempts.append(change["new"]), names="reconnect_attempt")
 blip.observe(lambda change: _statuses.append(change["new"]), names="status")
-blip.send("echo before=$$\\r")
-_before = blip.expect(r"before=(\\d+)").group(1)
-print("WATCH" + _json.dumps({"status": blip.status, "title": blip.title,
-                             "generation": blip._connection.generation}))
+print("WATCH" + _json.dumps({"status": blip.status, "title": blip.title, "slow": slow.status}))
 """
 
 #: After the restart cell: what the terminal went through, and a command in it now.
@@ -48,8 +45,9 @@ blip.send("echo after-$((6 * 7)) pid=$$\\r")
 _after = blip.expect(r"after-42 pid=(\\d+)")
 print("AFTER" + _json.dumps({"status": blip.status, "attempts": _attempts, "statuses": _statuses,
                              "generation": blip._connection.generation, "error": blip.error,
-                             "before": _before, "after": _after.group(1),
-                             "reconnect_attempt": blip.reconnect_attempt}))
+                             "reconnect_attempt": blip.reconnect_attempt,
+                             "slow": [slow.status, slow.error]}))
+slow.close()
 """
 
 
@@ -75,8 +73,12 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         try:
             assert control.path == control_path(sandbox.kubeconfig_path)
             mp.setenv("KUBECONFIG", str(sandbox.kubeconfig_path))
-            cells = [nbformat.v4.new_code_cell("%load_ext jupyter_k8stty"), _cell("reconnect"),
-                     nbformat.v4.new_code_cell(WATCH), _cell("reconnect-restart"),
+            # A node shell just before, as in the tour: its debug pod is still starting when
+            # Run All reaches the restart, which must wait for it (a broken first connection
+            # is not retried).
+            slow = 'from jupyter_k8stty import Terminal\nslow = Terminal("node/sandbox-gpu")'
+            cells = [nbformat.v4.new_code_cell("%load_ext jupyter_k8stty"), nbformat.v4.new_code_cell(slow),
+                     _cell("reconnect"), nbformat.v4.new_code_cell(WATCH), _cell("reconnect-restart"),
                      nbformat.v4.new_code_cell(AFTER)]
             nb = nbformat.v4.new_notebook(cells=cells)
             client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
@@ -87,7 +89,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     started = time.monotonic()
                     client.execute_cell(cell, index)
                     took[cell.get("id", str(index))] = time.monotonic() - started
-            yield {"cells": nb.cells, "took": took, "widgets": client.widget_state}
+            yield {"cells": nb.cells, "took": took}
         finally:
             control.stop()
     assert not Path(control.path).exists(), "the control socket outlived the demo"
@@ -99,32 +101,32 @@ def test_the_restart_cell_is_the_tours_own():
     assert 'blip = Terminal("trainer-2")' in _cell("reconnect").source
 
 
-def test_the_terminal_is_connected_before_the_restart(ran):
-    before = _printed(ran["cells"][2], "WATCH")
-    assert before == {"status": "connected", "title": "default/trainer-2 [trainer]", "generation": 1}
+def test_the_restart_cell_waits_for_a_terminal_still_starting(ran):
+    # Run All runs the restart right after the terminal's cell: a first connection that a
+    # restart broke would not be retried (only one that had been up is), so the cell waits.
+    before = _printed(ran["cells"][WATCH_AT], "WATCH")
+    assert before["status"] in ("connecting", "connected"), before
+    went = _printed(ran["cells"][AFTER_AT], "AFTER")["statuses"]
+    # Connected before the restart: already when watched, or on the way to it.
+    assert before["status"] == "connected" or went[0] == "connected", (before, went)
+
+
+def test_a_terminal_still_starting_at_the_restart_reconnects_too(ran):
+    assert _printed(ran["cells"][AFTER_AT], "AFTER")["slow"] == ["connected", ""]
 
 
 def test_the_terminal_counts_its_attempts_and_comes_back_by_itself(ran):
-    restart = ran["cells"][3]
+    restart = ran["cells"][RESTART_AT]
     assert not [o for o in restart["outputs"] if o["output_type"] == "error"], restart["outputs"]
     # The cell's own last line: a command typed into the reconnected terminal answered.
     results = [o["data"]["text/plain"] for o in restart["outputs"] if o["output_type"] == "execute_result"]
     assert results == ["'back on trainer-2'"]
     assert ran["took"]["reconnect-restart"] >= DOWNTIME  # the API server was down that long
-    after = _printed(ran["cells"][4], "AFTER")
+    after = _printed(ran["cells"][AFTER_AT], "AFTER")
     # The header went through "reconnecting (attempt N)…" (status connecting, attempt > 0) ...
     assert max(after["attempts"]) >= 2, after  # 0.5 s + 1 s of attempts fit in 3 s of downtime
-    assert "connecting" in after["statuses"], after
+    assert "connecting" in after["statuses"] and "error" not in after["statuses"], after
     # ... and is back to connected, no attempt under way, no error, on a new session.
     assert after["status"] == "connected" and after["statuses"][-1] == "connected", after
     assert after["attempts"][-1] == 0 and after["reconnect_attempt"] == 0 and after["error"] == "", after
     assert after["generation"] >= 2, after
-    # A restart kills the processes of exec sessions: the shell is a new one.
-    assert after["before"] != after["after"], after
-
-
-def test_the_widget_state_a_page_would_show_is_connected(ran):
-    terminals = [state for state in ran["widgets"].values() if state.get("_view") == "terminal"
-                 or state.get("title") == "default/trainer-2 [trainer]"]
-    assert terminals, ran["widgets"]
-    assert all(t["status"] == "connected" and t["reconnect_attempt"] == 0 for t in terminals), terminals

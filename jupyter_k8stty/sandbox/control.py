@@ -323,15 +323,39 @@ def request(message: dict[str, Any], *, kubeconfig: str | os.PathLike[str] | Non
         "restarted from here. On a real cluster, drop the network for a few seconds instead.")
 
 
-def restart_sandbox(downtime: float = 3.0, *,
-                    kubeconfig: str | os.PathLike[str] | None = None) -> float:
+def _terminals() -> list[Any]:
+    """Return the terminals open in this process (a kernel's), if the widget is loaded."""
+    if "jupyter_k8stty.widget.terminal" not in sys.modules:
+        return []
+    from jupyter_k8stty.widget.cells import live
+    from jupyter_k8stty.widget.terminal import Terminal
+
+    return [item for item in live() if isinstance(item, Terminal)]
+
+
+def _wait(predicate: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def restart_sandbox(downtime: float = 3.0, *, kubeconfig: str | os.PathLike[str] | None = None,
+                    wait: float = 30.0) -> float:
     """Restart the sandbox behind ``kubeconfig`` (``KUBECONFIG``) with ``downtime`` seconds of nothing.
 
     Every connection to its API server drops and every exec process is killed, like an
     API server (or the node behind it) going away; for ``downtime`` seconds nothing
     listens, then it serves again on the same address, with the same credentials and
-    pods. Terminals reconnect by themselves. Returns once it listens again, with the
-    seconds it was away.
+    pods. Terminals reconnect by themselves.
+
+    In a kernel, the terminals it shows are waited for (``wait`` seconds at most each
+    time): first those still making their first connection, since a first connection
+    that fails is never retried (with **Run All**, the terminal of the cell above may
+    still be starting); then, after the restart, those that were connected, until each
+    has reconnected (or given up).
+
+    Returns:
+        The seconds the API server was away.
 
     Raises:
         ControlError: no sandbox there (a real cluster), or it could not restart.
@@ -339,8 +363,18 @@ def restart_sandbox(downtime: float = 3.0, *,
     if isinstance(downtime, bool) or not isinstance(downtime, (int, float)) \
             or not 0 <= downtime <= MAX_DOWNTIME:
         raise ControlError(f"downtime must be 0 to {MAX_DOWNTIME:g} seconds, got {downtime!r}")
+    terminals = _terminals()
+    _wait(lambda: not [t for t in terminals if t.status in ("connecting", "waiting")], wait)
+    connected = [(t, t.session) for t in terminals if t.status == "connected"]
     answer = request({"action": "restart", "downtime": downtime}, kubeconfig=kubeconfig,
                      timeout=downtime + ANSWER_MARGIN)
+
+    def reconnected(terminal: Any, before: Any) -> bool:
+        if terminal.status in ("error", "exited", "closed"):
+            return True
+        return terminal.status == "connected" and terminal.session is not before
+
+    _wait(lambda: all(reconnected(t, before) for t, before in connected), wait)
     return float(answer.get("seconds", downtime))
 
 
