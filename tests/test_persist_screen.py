@@ -197,3 +197,17 @@ def test_ending_a_gone_tmux_session_leaves_one_whose_name_it_begins(fresh_sandbo
         for found in sessions("demo", kubeconfig=kubeconfig):
             if found.label in (label, label + "0"):
                 found.end()
+
+
+def test_a_name_with_dashes_is_listed_under_its_whole_name(fresh_sandbox, names):
+    kubeconfig = fresh_sandbox.kubeconfig_path
+    label = f"my-work-{names[0]}"
+    names.append(label)
+    session, out = attach(kubeconfig, label, ["sh"])
+    session.write(b"echo ready-$((1+1))\r")
+    out.expect(rb"ready-2")
+    session.close()
+    (found,) = listed(kubeconfig, label)
+    assert found.label == label and found.name == session_name(label)
+    assert found.user == session_name(label)[len("k8stty-"):-len(label) - 1]
+

@@ -233,15 +233,28 @@ class PersistentSession:
     created: datetime.datetime | None = None
     activity: datetime.datetime | None = None
     target: ExecTarget = field(default_factory=ExecTarget, repr=False, compare=False)
+    #: The user, when :func:`sessions` knew whose sessions it listed (both the user and
+    #: NAME may hold "-": ``k8stty-jane-my-work`` alone does not tell).
+    owner: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def user(self) -> str:
-        """The user part of :attr:`name` (``jane`` in ``k8stty-jane-work``)."""
+        """The user part of :attr:`name` (``jane`` in ``k8stty-jane-work``).
+
+        Listed with ``user="*"``, a name whose NAME holds ``-`` is split at its last ``-``.
+        """
+        if self.owner is not None:
+            return self.owner
         return self.name[len(SESSION_PREFIX):].rpartition("-")[0]
 
     @property
     def label(self) -> str:
-        """The ``NAME`` given to ``persist=`` (``work`` in ``k8stty-jane-work``)."""
+        """The ``NAME`` given to ``persist=`` (``work`` in ``k8stty-jane-work``).
+
+        ``my-work`` in ``k8stty-jane-my-work`` when listed as jane's; with ``user="*"``, ``work``.
+        """
+        if self.owner is not None:
+            return self.name[len(SESSION_PREFIX) + len(self.owner) + 1:]
         return self.name.rpartition("-")[2]
 
     def end(self) -> None:
@@ -310,6 +323,7 @@ def sessions(target: ExecTarget | str | None = None, *, user: str | None = None,
               if exec_target.spans_pods else exec_target)
     found = parse_sessions(result.stdout.decode("utf-8", "replace"), pinned)
     if user != "*":
-        prefix = f"{SESSION_PREFIX}{user or current_user()}-"
-        found = [s for s in found if s.name.startswith(prefix)]
+        owner = user or current_user()
+        prefix = f"{SESSION_PREFIX}{owner}-"
+        found = [dataclasses.replace(s, owner=owner) for s in found if s.name.startswith(prefix)]
     return found
