@@ -1,11 +1,15 @@
 """``Terminal``: an interactive xterm.js terminal into a pod, as an anywidget.
 
-This module is the widget facade: synced traits, the table of messages from the
-browser, and the public API. The rest lives next to it:
+This module is the widget facade: the public API, the connection's parts wired
+together, and the table of messages from the browser. The rest lives next to it:
 
+* :mod:`.terminal_traits` (the synced traits) and :mod:`.terminal_capture` (recordings
+  and snapshots): the terminal's base classes, on :mod:`.bundled_widget` (the loader,
+  the bundle and the dispatch of the browser's messages, listed in :mod:`.messages`);
 * :mod:`.connection`: the exec session behind the terminal, across reconnects;
-* :mod:`.bridge`: output coalescing and flow control, and the list of messages;
+* :mod:`.bridge`: output coalescing and flow control;
 * :mod:`.bundle`: the front end sent over the comm, so notebooks stay small;
+* :mod:`.comm_routing`: which thread handles the terminal's messages;
 * :mod:`.cells`: closing the terminals of a cell that runs again, and at shutdown;
 * :mod:`.expect`: :meth:`Terminal.expect`'s cursor;
 * :mod:`.session_modes`: attach, debug containers and what a reconnect of one joins;
@@ -22,38 +26,34 @@ none came back within :attr:`Terminal.orphan_grace` seconds, and at kernel shutd
 
 from __future__ import annotations
 
-import collections
 import logging
 import re
 import threading
 from typing import Any
 
-import anywidget
 import ipywidgets
 import traitlets
 from typing_extensions import Unpack
 
-from ..errors import ArgumentError, K8sTTYError, one_line
 from ..exec.api import DEFAULT_CONNECT_TIMEOUT
 from ..exec.checks import check_command
 from ..exec.persist import persist_command, session_name
 from ..exec.profiles import DebugSpec
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
-from ..exec.status import SESSION_STATES
 from ..exec.target import ExecTarget, TargetArgs
 from . import cells
 from .bridge import FLOW_WINDOW, TAIL_SIZE, Bridge
-from .bundle import load_bundle, loader_esm
 from .cells import close_all
-from .connection import Connection, ConnectionState, where_label
+from .comm_routing import keep_frontend_routing
+from .connection import Connection, where_label
 from .expect import ExpectCursor
-from .options import COLS_RANGE, ROWS_RANGE, check_options, check_size
+from .options import check_options, check_size
 from .reconnect import Backoff
-from .recording import AsciicastWriter, RecordingTap
-from .session_modes import debug_mode, offered_debug_image, terminal_mode
-from .snapshot import Snapshot, SnapshotRequests
+from .recording import RecordingTap
+from .session_modes import debug_mode, terminal_mode
+from .snapshot import SnapshotRequests
+from .terminal_capture import TerminalCapture
 from .transfers import Transfer, Transfers
-from .view_bundle import view_bundle
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -61,11 +61,9 @@ __all__ = ["DEFAULT_SHELL", "OUTPUT_TAIL", "Terminal", "close_all"]
 
 #: The size of the tail kept for replays and :attr:`Terminal.output`.
 OUTPUT_TAIL = TAIL_SIZE
-#: Longest error text accepted from the browser (a stack trace is cut here).
-MAX_BROWSER_ERROR = 2000
 
 
-class Terminal(anywidget.AnyWidget):
+class Terminal(TerminalCapture):
     r"""An interactive terminal into a container of a Kubernetes pod.
 
     Display it (last expression of a cell, or ``display(t)``) to get an xterm.js
@@ -125,54 +123,6 @@ class Terminal(anywidget.AnyWidget):
         >>> t.close()
     """
 
-    # A loader of a few KB: the bundle itself comes over the comm and is never saved.
-    _esm = loader_esm()
-    _css = ""
-
-    rows = traitlets.Int(
-        24, help="Terminal height in rows (2 to 500); set by the browser after each fit, sent to the pod."
-    ).tag(sync=True)
-    cols = traitlets.Int(
-        80, help="Terminal width in columns (2 to 1000); set by the browser after each fit, sent to the pod."
-    ).tag(sync=True)
-    status = traitlets.Enum(
-        SESSION_STATES,
-        default_value="connecting",
-        help="Session state: connecting, waiting (for a Pending pod), connected, exited, "
-        "error or closed (see jupyter_k8stty.exec.status.SessionStatus).",
-    ).tag(sync=True)
-    exit_code = traitlets.Int(
-        None, allow_none=True, help="The command's exit code once it exited, else None."
-    ).tag(sync=True)
-    error = traitlets.Unicode(
-        "", help="One-line reason when status is 'error' (never a traceback or a credential)."
-    ).tag(sync=True)
-    title = traitlets.Unicode(
-        "", help="Header text: 'namespace/pod [container]'."
-    ).tag(sync=True)
-    options = traitlets.Dict(
-        help="xterm.js terminal options, passed straight to the browser and applied live."
-    ).tag(sync=True)
-    _bundle_hash = traitlets.Unicode(
-        "", help="Content hash of the front-end bundle the loader asks for ('' when it is missing)."
-    ).tag(sync=True)
-    _where = traitlets.Unicode(
-        "", help="'namespace/target' as given: the placeholder a saved notebook shows without a kernel."
-    ).tag(sync=True)
-    reconnect_attempt = traitlets.Int(
-        0, help="The automatic reconnection attempt under way (1, 2, ...), 0 when none is."
-    ).tag(sync=True)
-    read_only = traitlets.Bool(
-        False, help="Whether the session takes no input (an attach to a container without stdin)."
-    ).tag(sync=True)
-    no_shell = traitlets.Bool(
-        False, help="Whether the session ended because the container has no shell: the header "
-        "then offers the Debug action (add_debug_container)."
-    ).tag(sync=True)
-    _debug_image = traitlets.Unicode(
-        "", help="The image the header's Debug action adds (set while no_shell is true)."
-    ).tag(sync=True)
-
     #: Unacknowledged output bytes after which the session pauses reading the pod.
     flow_window: int = FLOW_WINDOW
     #: The exec socket's receive buffer: output in TCP buffers is output a Ctrl-C waits for.
@@ -225,10 +175,8 @@ class Terminal(anywidget.AnyWidget):
         self._close_lock = threading.Lock()
         self._connection: Connection | None = None
         self._bridge: Bridge | None = None
-        bundle = load_bundle()
-        super().__init__(rows=rows, options=options, _bundle_hash=bundle.hash if bundle else "",
-                         _where=where_label(exec_target))
-        _keep_frontend_routing(self.comm)
+        super().__init__(rows=rows, options=options, _where=where_label(exec_target))
+        keep_frontend_routing(self.comm)
         label = str(exec_target)
         self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
                               orphan_grace=self.orphan_grace)
@@ -247,27 +195,21 @@ class Terminal(anywidget.AnyWidget):
             }, mode=mode,
         )
         self._apply_state(self._connection.state)
-        self._bundle_requests: collections.deque[object] = collections.deque(maxlen=16)
         self._expect = ExpectCursor(self._bridge.recent_span, lambda: self.session,
                                     self._connection.done)
-        #: Messages from the browser, by ``type`` (see :mod:`jupyter_k8stty.widget.bridge`).
-        self._handlers = {
-            "input": self._on_input,
-            "ack": self._on_ack,
-            "ready": self._on_ready,
-            "detach": self._on_detach,
-            "reconnect": self._on_reconnect,
-            "bundle": self._on_bundle,
-            "error": self._on_browser_error,
-            "snapshot": self._on_snapshot,
-            "debug": self._on_debug,
-        }
         self._transfers = Transfers(
             self._send_message, lambda: self.session, lambda: (self.rows, self.cols),
             lambda: self._bridge.view_ids if self._bridge is not None else [], name=label)
-        self._handlers.update(self._transfers.handlers)
+        self._handlers.update({
+            "input": self._on_input,
+            "reconnect": self._on_reconnect,
+            "snapshot": self._on_snapshot,
+            "debug": self._on_debug,
+            **self._bridge.handlers,
+            **self._transfers.handlers,
+        })
         self.observe(lambda change: self._transfers.note_status(change["new"]), names="status")
-        self.on_msg(self._handle_message)
+        self._listen()
         if self.comm is not None:
             self.comm.on_close(self._on_comm_close)
         cells.register(self)
@@ -335,7 +277,7 @@ class Terminal(anywidget.AnyWidget):
             data = data.encode("utf-8")
         assert self._connection is not None
         self._connection.write(bytes(data), strict=True)
-        self._record_input(bytes(data))
+        self._tap.input(bytes(data))
 
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         """Wait until the output since the previous match matches ``pattern``; return the match.
@@ -405,67 +347,6 @@ class Terminal(anywidget.AnyWidget):
         mode = debug_mode(self._target, self._mode, image, debug_target=target, debug_profile=profile)
         self._connection.reopen(self._target, mode)
 
-    # -- recordings and snapshots ---------------------------------------------------------
-
-    @property
-    def recording(self) -> str | None:
-        """The path of the recording in progress, else ``None``."""
-        writer = getattr(self, "_tap", None) and self._tap.writer
-        return str(writer.path) if writer else None
-
-    def record(self, path: str, *, input: bool = False, title: str | None = None) -> str:
-        """Start recording the terminal to ``path`` as an asciicast v2 file; return the path.
-
-        The recording holds the output from now on (``asciinema play PATH`` or
-        :class:`~jupyter_k8stty.Player` replays it), each resize, and, with
-        ``input=True`` only, the keys typed: **passwords typed at a prompt are then in
-        the file**. A recording in progress is stopped first. It goes on across
-        reconnects and ends with :meth:`stop_recording` or :meth:`close`.
-
-        Raises:
-            ArgumentError: the file cannot be created.
-        """
-        self.stop_recording()
-        writer = AsciicastWriter(path, width=self.cols, height=self.rows, record_input=input,
-                                 title=title or self.title or str(self._target))
-        self._tap.writer = writer
-        return str(writer.path)
-
-    def stop_recording(self) -> str | None:
-        """Stop the recording in progress and close its file; return its path (``None`` if none ran)."""
-        tap: RecordingTap | None = getattr(self, "_tap", None)
-        if tap is None or tap.writer is None:
-            return None
-        writer, tap.writer = tap.writer, None
-        writer.close()
-        return str(writer.path)
-
-    def snapshot(self, *, scrollback: int = 0, timeout: float = 10.0) -> Snapshot:
-        """Take the screen as a displayed view shows it, with its colours.
-
-        Show the result (last expression of a cell, or ``display(...)``) to put it in
-        that cell's outputs as HTML and plain text: the saved notebook then shows the
-        screen in nbviewer, nbconvert and on GitHub. Nothing is saved unless asked (a
-        screen may show secrets). The header's snapshot action adds one to the
-        terminal's own output instead.
-
-        Args:
-            scrollback: also take this many rows above the screen.
-            timeout: seconds to wait for a view to answer.
-
-        Raises:
-            TimeoutError: no view answered (the terminal is not displayed, or the kernel
-                handles widget messages only once the cell has finished).
-        """
-        if isinstance(scrollback, bool) or not isinstance(scrollback, int) or scrollback < 0:
-            raise ArgumentError(f"scrollback must be a whole number of rows >= 0, got {scrollback!r}")
-        return self._snapshots.request(self.title, scrollback=scrollback, timeout=timeout)
-
-    def _record_input(self, data: bytes) -> None:
-        writer = self._tap.writer
-        if writer is not None:
-            writer.input(data)
-
     def close(self) -> None:
         """End the session, stop the widget's threads and close the widget."""
         connection = getattr(self, "_connection", None)
@@ -493,65 +374,10 @@ class Terminal(anywidget.AnyWidget):
         title = values.get("title") or str(getattr(self, "_target", "?"))
         return f"<Terminal {title} {values.get('status', '?')}>"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
-        # Where widgets do not render (nbviewer, GitHub, a text console), the saved
-        # text/plain says what was there instead of a Python repr.
-        base = getattr(super(), "_repr_mimebundle_", lambda **_: None)(**kwargs)
-        return view_bundle(self, base, self.placeholder)
-
-    def _ipython_display_(self) -> None:
-        # Displayed under a display id, so that the header's snapshot action can add the
-        # screen to this very output later (update_display), where widgets do not render.
-        from IPython.display import display
-
-        bundle = self._repr_mimebundle_()
-        if bundle is not None:
-            data, metadata = bundle
-            display(data, metadata=metadata, raw=True, display_id=self._display_id)
-
-    def _show_snapshot(self, snapshot: Snapshot) -> None:
-        """Put ``snapshot`` in the terminal's own output, beside the widget view."""
-        from IPython.display import update_display
-
-        bundle = self._repr_mimebundle_()
-        if bundle is None:
-            return
-        data, metadata = bundle
-        shot = snapshot._repr_mimebundle_()
-        update_display({**data, "text/html": shot["text/html"], "text/plain": shot["text/plain"]},
-                       metadata=metadata, raw=True, display_id=self._display_id)
+    def _describe(self) -> str:
+        return f"terminal {self._target}"
 
     # -- state ----------------------------------------------------------------------------
-
-    def _apply_state(self, state: ConnectionState) -> None:
-        try:
-            with self.hold_sync():
-                self.status = state.status
-                self.exit_code = state.exit_code
-                self.error = state.error
-                self.title = state.title
-                self.reconnect_attempt = state.reconnect_attempt
-                self.read_only = state.read_only
-                self.no_shell = state.no_shell
-                self._debug_image = offered_debug_image() if state.no_shell else ""
-        except Exception:  # the comm may be gone (kernel shutting down)
-            log.debug("could not update the widget state", exc_info=True)
-
-    @traitlets.validate("rows", "cols")
-    def _check_size(self, proposal: dict) -> int:
-        value = proposal["value"]
-        low, high = ROWS_RANGE if proposal["trait"].name == "rows" else COLS_RANGE
-        if not low <= value <= high:
-            raise traitlets.TraitError(
-                f"{proposal['trait'].name} must be between {low} and {high}, got {value}")
-        return value
-
-    @traitlets.validate("options")
-    def _check_options(self, proposal: dict) -> dict:
-        try:
-            return check_options(proposal["value"])
-        except ArgumentError as exc:
-            raise traitlets.TraitError(str(exc)) from None
 
     @traitlets.observe("rows", "cols")
     def _on_size(self, change: dict) -> None:
@@ -559,51 +385,16 @@ class Terminal(anywidget.AnyWidget):
         if connection is not None:
             connection.resize(self.rows, self.cols)
         tap = getattr(self, "_tap", None)
-        if tap is not None and tap.writer is not None:
-            tap.writer.resize(self.cols, self.rows)
+        if tap is not None:
+            tap.resize(self.cols, self.rows)
 
     # -- comm messages --------------------------------------------------------------------
-
-    def _send_message(self, content: dict, buffers: list) -> None:
-        if self.comm is not None:
-            ipywidgets.Widget.send(self, content, buffers)
-
-    def _show_error(self, message: str) -> None:
-        """Show ``message`` on the error line under the terminal, in every view."""
-        try:
-            self._send_message({"type": "error", "message": message}, [])
-        except Exception:
-            log.debug("could not send an error to the views", exc_info=True)
-
-    def _handle_message(self, _widget: Any, content: Any, buffers: list) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
-        handler = self._handlers.get(kind) if isinstance(kind, str) else None
-        if handler is None:
-            log.warning("terminal %s: ignoring a %r message from the browser", self._target, kind)
-            return
-        try:
-            handler(content, buffers or [])
-        except Exception as exc:
-            log.exception("terminal %s: handling a %r message failed", self._target, kind)
-            self._show_error(f"handling a {kind!r} message failed: {one_line(exc)}")
 
     def _on_input(self, content: dict, buffers: list) -> None:
         assert self._connection is not None
         data = b"".join(bytes(buffer) for buffer in buffers)
         self._connection.write(data)
-        self._record_input(data)
-
-    def _on_ack(self, content: dict, buffers: list) -> None:
-        if self._bridge is not None:
-            self._bridge.ack(str(content.get("view")), int(content.get("bytes") or 0))
-
-    def _on_ready(self, content: dict, buffers: list) -> None:
-        if self._bridge is not None:
-            self._bridge.ready(str(content.get("view")))
-
-    def _on_detach(self, content: dict, buffers: list) -> None:
-        if self._bridge is not None:
-            self._bridge.detach(str(content.get("view")))
+        self._tap.input(data)
 
     def _on_reconnect(self, content: dict, buffers: list) -> None:
         if not self._closed:
@@ -614,65 +405,9 @@ class Terminal(anywidget.AnyWidget):
         if not self._closed:
             self.add_debug_container()
 
-    def _on_bundle(self, content: dict, buffers: list) -> None:
-        request = content.get("request")
-        if request is not None:
-            if request in self._bundle_requests:
-                return  # a copy the loader resent while this one waited behind a busy cell
-            self._bundle_requests.append(request)
-        bundle = load_bundle()
-        if bundle is None:
-            raise K8sTTYError("the widget bundle (jupyter_k8stty/static/) is missing: "
-                              "reinstall jupyter-k8stty")
-        # Two binary buffers: never base64 or a JSON string, and never in the saved state.
-        self._send_message({"type": "bundle", "hash": bundle.hash}, [bundle.js, bundle.css])
-
-    def _on_snapshot(self, content: dict, buffers: list) -> None:
-        snapshot = self._snapshots.answer(content, self.title)
-        if snapshot is not None:
-            self._show_snapshot(snapshot)
-
-    def _on_browser_error(self, content: dict, buffers: list) -> None:
-        message = str(content.get("message") or "unknown error")[:MAX_BROWSER_ERROR]
-        log.warning("terminal %s: the browser reported: %s", self._target, message)
-
     def _on_comm_close(self, _msg: Any) -> None:
         self.close()
 
     def _close_orphaned(self) -> None:
         log.debug("every view of %r went away: closing it", self)
         self.close()
-
-
-def _keep_frontend_routing(comm: Any) -> None:
-    """Let the subshell the browser chose stand for this comm's incoming messages.
-
-    ipykernel 7.4 routes a comm's incoming messages to the subshell its last outgoing
-    message left from, so that an async cell can await a widget's reply (see
-    ipython/ipykernel#1565). A terminal made by a running cell opens its comm from the
-    main shell, so its first messages (the bundle request, ``ready``) would wait behind
-    that very cell although JupyterLab sent them over a subshell. A terminal never
-    awaits a reply in a cell: it keeps the browser's routing.
-
-    Unless that subshell is not one of this kernel's: JupyterLab keeps one subshell per
-    comm target and kernel id for the whole page, and forgets it only when its own
-    connection restarts the kernel (``CommHandler._commTargetSubShellsId`` in
-    jupyterlab/jupyterlab packages/services/src/kernel/comm.ts, cleared on a
-    ``restarting`` status; compare jupyterlab/jupyterlab#17633). After a restart made
-    elsewhere (``POST /api/kernels/<id>/restart``, another tab or client) the page keeps
-    sending the old kernel's subshell id, which the new kernel rejects ("Unknown
-    subshell_id"): the terminal would stay blank, its keys and size lost. Such messages
-    go to the main shell, as without subshells. ipykernel's own routing (the subshell of
-    the comm's last outgoing message) does not save them either: the terminal's output
-    leaves with the stale id in its parent header, and the next messages go back to it.
-    """
-    if comm is not None and hasattr(comm, "_reply_subshell_for"):
-        comm._reply_subshell_for = lambda _data, default: (
-            default if default is None or _subshell_exists(comm, default) else None)
-
-
-def _subshell_exists(comm: Any, subshell_id: str) -> bool:
-    try:
-        return subshell_id in comm.kernel.shell_channel_thread.manager.list_subshell()
-    except Exception:  # another kernel or ipykernel: keep the browser's choice
-        return True

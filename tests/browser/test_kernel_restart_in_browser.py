@@ -7,8 +7,8 @@ after the restart must get its output to the screen and its keys and size to the
 Two restarts: from the notebook's toolbar (the page's own kernel connection restarts the
 kernel, and JupyterLab forgets the old kernel's comm subshells), and through the REST
 API, as another tab, a console or another client does (JupyterLab keeps sending comm
-messages to the old kernel's subshell; see ``_keep_frontend_routing`` in
-``jupyter_k8stty/widget/terminal.py``).
+messages to the old kernel's subshell; see ``keep_frontend_routing`` in
+``jupyter_k8stty/widget/comm_routing.py``).
 """
 
 from __future__ import annotations

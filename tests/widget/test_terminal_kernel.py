@@ -88,8 +88,9 @@ def test_messages_over_a_subshell_the_kernel_does_not_have_still_reach_the_termi
     """A page whose kernel was restarted elsewhere keeps sending the old kernel's subshell id.
 
     JupyterLab forgets its comm subshells only when its own connection restarts the
-    kernel (see ``_keep_frontend_routing``): such messages go to the main shell instead
-    of being rejected, the second one too, after output left with that id in its parent.
+    kernel (see ``keep_frontend_routing`` in ``widget/comm_routing.py``): such messages
+    go to the main shell instead of being rejected, the second one too, after output
+    left with that id in its parent.
     """
     comm = open_terminal(fe, "t0s")
     stale = str(uuid.uuid4())
