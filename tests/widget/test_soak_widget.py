@@ -28,6 +28,9 @@ def test_twenty_terminals_streaming_then_closed_leave_the_kernel_as_it_was(fe):
     pid = fe.km.provisioner.process.pid
     fe.execute("warm = Terminal('demo', kubeconfig=KUBECONFIG)\n"
                "import time\nwhile warm.status == 'connecting': time.sleep(0.02)\nwarm.close()")
+    # pyzmq starts its garbage-collector thread lazily, at the first zero-copy send of a
+    # large buffer: start it now, so that the baseline holds it (it lives until exit).
+    fe.execute("from zmq.utils.garbage import gc as zmq_gc\nzmq_gc.is_alive() or zmq_gc.start()")
     threads0, fds0, rss0 = kernel_sample(fe, pid)
     fe.execute(f"soak = [Terminal('demo', {STREAM!r}, kubeconfig=KUBECONFIG) for _ in range({TERMINALS})]")
     comms = [fe.terminal_comm(f"soak[{i}]") for i in range(TERMINALS)]
