@@ -10,7 +10,7 @@
 // imports the JavaScript from a Blob URL, injects the CSS once, and caches the module
 // on globalThis under the bundle's content hash (the `_bundle_hash` trait): only the
 // first terminal of a page pays the round trip. The full message list is in
-// jupyter_k8stty/widget/bridge.py.
+// jupyter_k8stty/widget/messages.py.
 //
 // The request is resent while the kernel has not started on it (see send.js); the
 // kernel answers each request id once.

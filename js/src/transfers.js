@@ -1,6 +1,6 @@
 // Files between the browser and the pod, browser side: the wire protocol of uploads
 // and downloads (the kernel side is jupyter_k8stty/widget/transfers.py; every message
-// is listed in jupyter_k8stty/widget/bridge.py). Nothing is typed into the shell: the
+// is listed in jupyter_k8stty/widget/messages.py). Nothing is typed into the shell: the
 // kernel runs `tar` in a separate exec and the bytes travel as binary buffers.
 //
 // Uploads are flow-controlled by the kernel: at most UPLOAD_WINDOW bytes are sent
