@@ -228,15 +228,7 @@ class ControlServer:
     @staticmethod
     def _read_request(conn: socket.socket) -> dict[str, Any]:
         conn.settimeout(REQUEST_TIMEOUT)
-        data = b""
-        while b"\n" not in data:
-            chunk = conn.recv(MAX_REQUEST)
-            if not chunk:
-                break
-            data += chunk
-            if len(data) > MAX_REQUEST:
-                raise ValueError("request too long")
-        request = json.loads(data.split(b"\n", 1)[0] or b"null")
+        request = json.loads(_read_line(conn) or b"null")
         if not isinstance(request, dict):
             raise ValueError("not a JSON object")
         return request
@@ -264,6 +256,19 @@ class ControlServer:
     def _answer(conn: socket.socket, answer: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps(answer).encode() + b"\n")
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    """Read one newline-ended message (its first line) of at most ``MAX_REQUEST`` bytes."""
+    data = b""
+    while b"\n" not in data:
+        chunk = sock.recv(MAX_REQUEST)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_REQUEST:
+            raise ValueError(f"message longer than {MAX_REQUEST} bytes")
+    return data.split(b"\n", 1)[0]
 
 
 # ---- the client side ------------------------------------------------------------------
@@ -299,18 +304,13 @@ def request(message: dict[str, Any], *, kubeconfig: str | os.PathLike[str] | Non
             sock.settimeout(timeout)
             sock.connect(os.fspath(path))
             sock.sendall(json.dumps(message).encode() + b"\n")
-            data = b""
-            while b"\n" not in data:
-                chunk = sock.recv(MAX_REQUEST)
-                if not chunk:
-                    break
-                data += chunk
-        except OSError as exc:
+            data = _read_line(sock)
+        except (OSError, ValueError) as exc:
             raise ControlError(f"the sandbox control socket {path} did not answer: {exc}") from None
         finally:
             sock.close()
         try:
-            answer = json.loads(data.split(b"\n", 1)[0])
+            answer = json.loads(data)
         except ValueError:
             raise ControlError(f"the sandbox control socket {path} answered {data[:200]!r}") from None
         if not isinstance(answer, dict) or not answer.get("ok"):
