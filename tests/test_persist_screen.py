@@ -8,6 +8,7 @@ machine but ``tmux``, so the persist script finds ``screen`` (Debian's, installe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -115,8 +116,10 @@ def test_a_reconnect_attaches_to_the_same_screen_session(fresh_sandbox, names):
     try:
         assert wait_until(lambda: connection.status == "connected", TIMEOUT), connection.state
         connection.write(b"export DRAFT=v2; echo draft-pid=$$\r")
-        assert wait_until(lambda: b"draft-pid=" in text, TIMEOUT), bytes(text)
-        pid = bytes(text).split(b"draft-pid=")[-1][:12].split(b"\r")[0]
+        # The shell's answer, not the echo of the typed line (which says draft-pid=$$).
+        answer = re.compile(rb"draft-pid=(\d+)")
+        assert wait_until(lambda: answer.search(text) is not None, TIMEOUT), bytes(text)
+        pid = answer.search(text)[1]  # type: ignore[index]
         assert fault.wait(TIMEOUT)
         assert wait_until(lambda: connection.generation >= 2 and connection.status == "connected",
                           TIMEOUT), connection.state
