@@ -5,6 +5,7 @@ playback and snapshots.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -68,15 +69,19 @@ def test_a_persistent_shell_survives_a_kernel_restart(fe, own):
     code = f'Terminal("demo", kubeconfig=OWN, persist="{name}")'
     comm = open_view(fe, "p1", code)
     fe.type(comm, "export WHO=first-kernel; echo pid=$$\r")
-    pid = fe.expect_output(comm, b"pid=").split(b"pid=")[-1][:12]
+    answer = re.compile(rb"pid=(\d+)\D")  # the shell's answer, not the echo of "echo pid=$$"
+    fe.wait_for(lambda: answer.search(comm.output()), TIMEOUT, what="the shell's pid")
+    pid = answer.search(comm.output())[1]  # type: ignore[index]
     other = Frontend()  # a new kernel: the first one goes away
     try:
         fe.execute("p1.close()")
         other.execute(f"from jupyter_k8stty import Terminal\nOWN = {own.kubeconfig_path!r}")
         again = open_view(other, "p2", code)
         other.type(again, "echo $WHO pid=$$\r")
-        seen = other.expect_output(again, b"first-kernel pid=")
-        assert pid.split(b"\r")[0] in seen
+        same = re.compile(rb"first-kernel pid=(\d+)\D")
+        other.wait_for(lambda: same.search(again.output()), TIMEOUT, what="the first kernel's shell")
+        seen = again.output()
+        assert same.search(seen)[1] == pid, seen[-300:]  # type: ignore[index]
         assert other.eval("p2.persist").endswith(f"-{name}")
     finally:
         other.shutdown()
