@@ -1,8 +1,10 @@
 // The anywidget front end of jupyter_k8stty.Terminal (loaded by loader.js, see there).
 //
-// Messages (the full list, with the kernel side, is in jupyter_k8stty/widget/bridge.py):
+// Messages (the full list, with the kernel side, is in jupyter_k8stty/widget/messages.py):
 //   kernel -> browser  {type: "output"} + [bytes]      append to the screen, ack once parsed
 //                      {type: "replay", view} + [bytes] reset the screen, write the recent tail
+//                      {type: "skip"}                   drop undrawn output (Ctrl-C in a flood)
+//                      {type: "skipped", bytes} + [bytes]  write the end of the skipped output
 //                      {type: "error", message}         show on the error line under the terminal
 //                      {type: "bundle", hash} + [js, css]  the front end (handled by loader.js)
 //                      {type: "snapshot", request, scrollback}  serialize the screen (snapshot.js)
@@ -104,6 +106,7 @@ function renderTerminal(model, el, line, reporter, send) {
   let disposed = false;
   let opened = false;
   let awaitingReplay = true;
+  let skipping = false; // between "skip" and "skipped"
   let fitTimer = null;
 
   const root = document.createElement("div");
@@ -134,10 +137,22 @@ function renderTerminal(model, el, line, reporter, send) {
         break;
       case "replay":
         if (msg.view && msg.view !== viewId) break; // another view's history
+        flow.skip(false); // output of the stream the replay replaces
         term.reset();
         for (const buffer of buffers || []) flow.write(toBytes(buffer), false);
         awaitingReplay = false;
+        skipping = false;
         line.clear("note");
+        break;
+      case "skip":
+        if (awaitingReplay) break;
+        skipping = true;
+        flow.skip();
+        break;
+      case "skipped":
+        if (!skipping) break; // this view joined meanwhile: its replay follows
+        skipping = false;
+        for (const buffer of buffers || []) flow.write(toBytes(buffer), false);
         break;
       case "error":
         line.show(String(msg.message || "error in the kernel"));

@@ -28,10 +28,21 @@ Threads
 
 The session's reader thread calls :meth:`Bridge.feed`, which only appends to a buffer
 under a short lock. One flusher thread per bridge (``k8stty-flush-<name>``) sends the
-messages. Comm handlers (possibly on an ipykernel subshell thread) call
-:meth:`Bridge.ready`, :meth:`Bridge.ack` and :meth:`Bridge.detach`. A send lock keeps
-the tail, the stream positions and the order of ``output`` and ``replay`` messages
-consistent: a ``replay`` holds exactly the bytes of every ``output`` sent before it.
+messages and ends a skip once output calms down. Comm handlers (possibly on an
+ipykernel subshell thread) call :meth:`Bridge.ready`, :meth:`Bridge.ack`,
+:meth:`Bridge.detach` and :meth:`Bridge.interrupt`. A send lock keeps the tail, the
+stream positions and the order of ``output`` and ``replay`` messages consistent: a
+``replay`` holds exactly the bytes of every ``output`` (and every skipped byte) before it.
+
+Skipping ahead
+==============
+
+An interrupt key typed while the views are far behind a flood (:meth:`Bridge.interrupt`)
+starts a skip: the bytes read meanwhile are kept in the tail and acknowledged at once,
+not sent, and the views get the end of the output when it calms down. The tail
+(:class:`~jupyter_k8stty.widget.replay_tail.ReplayTail`) follows the terminal modes of
+what falls off its front, so a replay restores them. See
+:mod:`~jupyter_k8stty.widget.skip_ahead` and :mod:`~jupyter_k8stty.widget.bridge_skip`.
 """
 
 from __future__ import annotations
@@ -41,7 +52,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from .bridge_skip import SkipAhead
 from .messages import AckFn, SendFn
+from .replay_tail import ReplayTail
 
 log = logging.getLogger("jupyter_k8stty")
 
@@ -55,12 +68,9 @@ TAIL_SIZE: int = 256 * 1024
 FLOW_WINDOW: int = 2 * 1024 * 1024
 #: Seconds without any acknowledgement after which attached views count as gone.
 STALL_TIMEOUT: float = 10.0
-#: How far (bytes) the tail's start may move forward to begin at a line start.
-_LINE_ALIGN = 4096
 
 
-
-class Bridge:
+class Bridge(SkipAhead):
     """Coalesce a session's output into widget messages and apply flow control.
 
     Args:
@@ -70,6 +80,9 @@ class Bridge:
         on_orphaned: called (from the flusher thread) when views had been attached,
             the last one detached and none came back within ``orphan_grace`` seconds.
         orphan_grace: see ``on_orphaned``; ``None`` disables it.
+        on_redraw: called (from the flusher thread) when a skip ahead ends in a
+            full-screen program whose screen the replay may not complete (see
+            :mod:`~jupyter_k8stty.widget.skip_ahead`).
     """
 
     def __init__(
@@ -84,6 +97,7 @@ class Bridge:
         stall_timeout: float = STALL_TIMEOUT,
         on_orphaned: Callable[[], None] | None = None,
         orphan_grace: float | None = None,
+        on_redraw: Callable[[], None] | None = None,
     ):
         self._send = send
         self._acknowledge = acknowledge
@@ -93,6 +107,7 @@ class Bridge:
         self.stall_timeout = stall_timeout
         self._on_orphaned = on_orphaned
         self._orphan_grace = orphan_grace
+        self._init_skip(on_redraw)
 
         # Guarded by _lock (the reader thread only ever takes this one, briefly).
         self._lock = threading.Lock()
@@ -103,7 +118,7 @@ class Bridge:
 
         # Guarded by _send_lock (taken before _lock when both are needed).
         self._send_lock = threading.Lock()
-        self._tail = bytearray()
+        self._tail = ReplayTail(tail_size)  # output sent or skipped
         self._sent = 0  # output bytes sent in this stream
         self._acked = 0  # output bytes acknowledged to the session
         self._views: dict[str, int] = {}  # view id -> stream position
@@ -123,6 +138,8 @@ class Bridge:
     def feed(self, data: bytes) -> None:
         """Queue output bytes (called on the session's reader thread)."""
         if not data:
+            return
+        if self._skip is not None and self._feed_skipped(data):
             return
         with self._lock:
             if self._closed:
@@ -147,7 +164,11 @@ class Bridge:
                     return
                 data = bytes(self._pending)
                 self._pending.clear()
-                self._flushing = True
+                skipping = self._skip is not None  # the bytes came just before the skip began
+                self._flushing = not skipping
+            if skipping:
+                self._skip_bytes(data)
+                return
             try:
                 for start in range(0, len(data), self.max_message):
                     self._send_output(data[start : start + self.max_message])
@@ -162,6 +183,7 @@ class Bridge:
                 self._pending.clear()
             self._acknowledge = acknowledge
             self._tail.clear()
+            self._skip = None
             self._sent = self._acked = 0
             self._waiting_since = None
             for view in self._views:
@@ -173,14 +195,14 @@ class Bridge:
     def tail(self) -> bytes:
         """The most recent output that was sent (at most ``tail_size`` bytes)."""
         with self._send_lock:
-            return bytes(self._tail)
+            return self._tail.data()
 
     def recent(self) -> bytes:
         """Return the tail followed by the output still queued for the next message."""
         with self._send_lock:
             with self._lock:
                 pending = bytes(self._pending)
-            data = bytes(self._tail) + pending
+            data = self._tail.data() + pending
         return data[-self.tail_size :]
 
     def recent_span(self) -> tuple[bytes, int]:
@@ -188,8 +210,8 @@ class Bridge:
         with self._send_lock:
             with self._lock:
                 pending = bytes(self._pending)
-            data = bytes(self._tail) + pending
-            end = self._sent + len(pending)
+            data = self._tail.data() + pending
+            end = self._tail.end + len(pending)
         return data[-self.tail_size :], end
 
     @property
@@ -222,7 +244,10 @@ class Bridge:
             self._had_views = True
             self._orphaned_at = None
             self._auto_ack = False
-            self._safe_send({"type": "replay", "view": view}, [bytes(self._tail)])
+            if self._skip is not None:
+                self._skip.late_views.append(view)  # replayed once the skip ends
+            else:
+                self._send_replay(view)
             self._advance()
 
     def ack(self, view: str, nbytes: int) -> None:
@@ -282,14 +307,7 @@ class Bridge:
         self.messages_sent += 1
         self._last_send = time.monotonic()
         self._sent += len(chunk)
-        tail = self._tail
-        tail += chunk
-        excess = len(tail) - self.tail_size
-        if excess > 0:
-            # Start the kept tail at a line boundary when one is near, so a replay
-            # does not begin in the middle of an escape sequence or a character.
-            newline = tail.find(b"\n", excess, excess + _LINE_ALIGN)
-            del tail[: newline + 1 if newline >= 0 else excess]
+        self._tail.append(chunk)  # a replay begins at a line start, after its modes
         if not self._views or self._auto_ack:
             self._ack_all()
         elif self._waiting_since is None:
@@ -320,7 +338,8 @@ class Bridge:
         Reads the timer fields without ``_send_lock``: a stale value only makes the
         flusher wake early and look again.
         """
-        deadlines = []
+        skip_due = self._skip_due()
+        deadlines = [] if skip_due is None else [skip_due]
         if self._views and not self._auto_ack and self._waiting_since is not None:
             deadlines.append(self._waiting_since + self.stall_timeout)
         if self._orphaned_at is not None and self._orphan_grace is not None and not self._views:
@@ -329,8 +348,13 @@ class Bridge:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
 
-    def _check_timers(self, now: float) -> bool:
-        """Apply the stall policy; return whether the orphan grace period just ran out."""
+    def _check_timers(self, now: float) -> tuple[bool, bool]:
+        """Apply the stall policy, end a skip that calmed down.
+
+        Returns whether the orphan grace period just ran out, and whether the program
+        must be asked to redraw.
+        """
+        redraw = self._skip_timers(now)
         if (
             self._views
             and not self._auto_ack
@@ -347,8 +371,8 @@ class Bridge:
             and now - self._orphaned_at >= self._orphan_grace
         ):
             self._orphaned_at = None
-            return True
-        return False
+            return True, redraw
+        return False, redraw
 
     # -- the flusher thread ---------------------------------------------------------------
 
@@ -373,7 +397,9 @@ class Bridge:
                             return
             self.flush()
             with self._send_lock:
-                orphaned = self._check_timers(time.monotonic())
+                orphaned, redraw = self._check_timers(time.monotonic())
+            if redraw:
+                self._redraw()
             if orphaned and self._on_orphaned is not None:
                 try:
                     self._on_orphaned()  # closes the widget, and with it this bridge

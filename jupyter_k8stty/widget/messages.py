@@ -13,11 +13,22 @@ Kernel to browser:
     first bytes after a quiet spell (longer than :data:`~.bridge.FLUSH_INTERVAL`) go out at
     once, so a keystroke's echo is not delayed; bytes arriving within the interval
     after a send are gathered into one message of at most :data:`~.bridge.MAX_MESSAGE` bytes.
-``{"type": "replay", "view": id | null}`` + ``[bytes]``
-    Reset the screen and write these bytes: the last :data:`~.bridge.TAIL_SIZE` bytes of
+``{"type": "replay", "view": id | null}`` + ``[bytes, ...]``
+    Reset the screen and write these bytes: the sequences that restore the terminal
+    modes in force where the tail begins (alternate screen, cursor, keypad, mouse,
+    colours: :mod:`~jupyter_k8stty.widget.screen_modes`; no buffer for this when they
+    are all at their defaults), then the last :data:`~.bridge.TAIL_SIZE` bytes of
     output. Sent to the view that sent ``ready`` (``view`` is its id; other views
     ignore it), and with ``view: null`` and no bytes to every view when a new session
     replaces the old one (reconnect).
+``{"type": "skip"}``
+    An interrupt key was typed while the views were far behind a flood: drop the
+    output received and not drawn yet, and count it as acknowledged. The kernel sends
+    no ``output`` until ``skipped`` (see :mod:`~jupyter_k8stty.widget.skip_ahead`).
+``{"type": "skipped", "bytes": n}`` + ``[bytes]``
+    The output calmed down: write these bytes (not acknowledged), which go back to the
+    normal screen, add one dim line saying ``n`` bytes were skipped, restore the modes
+    and draw the end of the output. Views that did not get ``skip`` ignore it.
 ``{"type": "error", "message": text}``
     Handling a message from the browser failed: every view shows ``text`` on the
     error line under the terminal (the kernel log has the traceback).
@@ -34,8 +45,10 @@ Browser to kernel:
 ``{"type": "input"}`` + ``[bytes]``
     Keystrokes and pastes (UTF-8 from xterm's ``onData``, raw from ``onBinary``).
 ``{"type": "ack", "view": id, "bytes": n}``
-    xterm.js has parsed ``n`` more bytes of ``output`` (the ``write`` callback fired).
-    Replayed bytes are not acknowledged.
+    xterm.js has parsed ``n`` more bytes of ``output`` (the ``write`` callback fired), or
+    the view dropped them after ``skip``. Replayed bytes are not acknowledged. A few
+    bytes parsed (an echo) are acknowledged up to half a second later, with what follows
+    (``js/src/flow.js``).
 ``{"type": "ready", "view": id}``
     A view rendered (first display, page reload, a second display of the widget); the
     kernel answers with a ``replay`` for that view. Output sent before the replay is

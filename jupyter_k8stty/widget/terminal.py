@@ -51,6 +51,7 @@ from .options import check_options, check_size
 from .reconnect import Backoff
 from .recording import RecordingTap
 from .session_modes import debug_mode, terminal_mode
+from .skip_ahead import interrupt_key, nudge_redraw
 from .snapshot import SnapshotRequests
 from .terminal_capture import TerminalCapture
 from .transfers import Transfer, Transfers
@@ -129,6 +130,10 @@ class Terminal(TerminalCapture):
     receive_buffer: int | None = 256 * 1024
     #: Seconds a displayed terminal survives after its last view went away; ``None``: forever.
     orphan_grace: float | None = 5.0
+    #: Skip ahead when Ctrl-C, Ctrl-\ or Ctrl-Z is typed while the view is far behind a
+    #: flood: the view draws the end of the output at once, with a line saying how much it
+    #: skipped (see :mod:`jupyter_k8stty.widget.skip_ahead`). ``False`` draws every byte.
+    skip_ahead: bool = True
     #: Seconds of silence from the API server before a websocket ping; ``0`` disables it.
     keepalive: float = DEFAULT_KEEPALIVE
     #: Seconds without an answer after a ping before the connection is declared dead
@@ -179,7 +184,7 @@ class Terminal(TerminalCapture):
         keep_frontend_routing(self.comm)
         label = str(exec_target)
         self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
-                              orphan_grace=self.orphan_grace)
+                              orphan_grace=self.orphan_grace, on_redraw=self._redraw)
         self._tap = RecordingTap(self._bridge)
         self._snapshots = SnapshotRequests(self._send_message)
         self._display_id = f"k8stty-{self.model_id}"
@@ -393,6 +398,9 @@ class Terminal(TerminalCapture):
     def _on_input(self, content: dict, buffers: list) -> None:
         assert self._connection is not None
         data = b"".join(bytes(buffer) for buffer in buffers)
+        key = interrupt_key(data) if self.skip_ahead else None
+        if key is not None and self._bridge is not None:
+            self._bridge.interrupt(key, (self.rows, self.cols))  # before the key reaches the pod
         self._connection.write(data)
         self._tap.input(data)
 
@@ -407,6 +415,12 @@ class Terminal(TerminalCapture):
 
     def _on_comm_close(self, _msg: Any) -> None:
         self.close()
+
+    def _redraw(self) -> None:
+        # A skip ahead ended in a full-screen program whose screen it may not complete.
+        session = self.session
+        if session is not None:
+            nudge_redraw(session.resize, lambda: (self.rows, self.cols))
 
     def _close_orphaned(self) -> None:
         log.debug("every view of %r went away: closing it", self)
