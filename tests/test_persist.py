@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_k8stty import ExecSession, sessions
+from jupyter_k8stty import sessions
 from jupyter_k8stty.errors import ArgumentError
-from jupyter_k8stty.exec.persist import SESSION_PREFIX, persist_command, session_name
+from jupyter_k8stty.exec.persist import SESSION_PREFIX, session_name
 
-from .helpers import OutputCollector
+from .persist_helpers import attach
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -29,14 +29,6 @@ def name(fresh_sandbox):
     for found in sessions("demo", kubeconfig=fresh_sandbox.kubeconfig_path):
         if found.label == label:
             found.end()
-
-
-def attach(kubeconfig: str, label: str, command: list[str] | None = None):
-    out = OutputCollector()
-    session = ExecSession("demo", persist_command(session_name(label), command), tty=True,
-                          rows=24, cols=80, kubeconfig=kubeconfig)
-    session.on_output(out)
-    return session.start(), out
 
 
 def test_session_names_carry_the_user_and_the_name(monkeypatch):

@@ -7,7 +7,6 @@ machine but ``tmux``, so the persist script finds ``screen`` (Debian's, installe
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import uuid
@@ -16,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_k8stty import ExecSession, sessions
+from jupyter_k8stty import sessions
 from jupyter_k8stty.errors import ExecError
 from jupyter_k8stty.exec.persist import persist_command, session_name
 from jupyter_k8stty.exec.target import ExecTarget
 from jupyter_k8stty.widget.connection import Connection
 from jupyter_k8stty.widget.reconnect import Backoff
 
-from .helpers import OutputCollector, wait_until
+from .helpers import wait_until
+from .persist_helpers import attach, path_without_tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("screen") is None, reason="screen is not installed")
 
@@ -34,18 +34,9 @@ FAST = Backoff(first=0.2, factor=2.0, longest=1.0, give_up_after=20.0, jitter=0.
 @pytest.fixture
 def screen_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A ``PATH`` with this machine's programs but ``tmux``: the containers have ``screen`` only."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        if not folder or not os.path.isdir(folder):
-            continue
-        for entry in os.scandir(folder):
-            link = bin_dir / entry.name
-            if entry.name != "tmux" and not link.exists() and os.access(entry.path, os.X_OK):
-                link.symlink_to(entry.path)
-    assert shutil.which("tmux", path=str(bin_dir)) is None and shutil.which("screen", path=str(bin_dir))
-    monkeypatch.setenv("PATH", str(bin_dir))
-    yield str(bin_dir)
+    folder = path_without_tmux(tmp_path / "bin")
+    monkeypatch.setenv("PATH", folder)
+    yield folder
 
 
 @pytest.fixture
@@ -56,14 +47,6 @@ def names(fresh_sandbox, screen_only) -> Iterator[list[str]]:
     for found in sessions("demo", kubeconfig=fresh_sandbox.kubeconfig_path):
         if found.label in labels:
             found.end()
-
-
-def attach(kubeconfig: str, label: str, command: list[str] | None = None):
-    out = OutputCollector()
-    session = ExecSession("demo", persist_command(session_name(label), command), tty=True,
-                          rows=24, cols=80, kubeconfig=kubeconfig)
-    session.on_output(out)
-    return session.start(), out
 
 
 def listed(kubeconfig: str, label: str):

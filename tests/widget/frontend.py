@@ -216,3 +216,12 @@ class Frontend:
 
 def new_view_id() -> str:
     return f"test-{uuid.uuid4().hex[:8]}"
+
+
+def open_view(fe: Frontend, variable: str, code: str, timeout: float = 20.0):
+    """Run ``VARIABLE = CODE`` (a Terminal), attach a view to it, wait until it is connected."""
+    fe.execute(f"{variable} = {code}")
+    comm = fe.terminal_comm(variable)
+    fe.send_custom(comm, {"type": "ready", "view": new_view_id()})
+    fe.wait_for(lambda: comm.state.get("status") == "connected", timeout, what="connected")
+    return comm

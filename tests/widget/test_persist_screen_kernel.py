@@ -8,7 +8,6 @@ finds the same shell, the program still running and the scrollback printed above
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import uuid
@@ -19,7 +18,8 @@ import pytest
 
 from jupyter_k8stty import sessions
 
-from .frontend import Frontend, new_view_id
+from ..persist_helpers import path_without_tmux
+from .frontend import Frontend, open_view
 
 pytestmark = pytest.mark.skipif(shutil.which("screen") is None, reason="screen is not installed")
 
@@ -28,25 +28,8 @@ TIMEOUT = 20.0
 
 @pytest.fixture
 def screen_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        if not folder or not os.path.isdir(folder):
-            continue
-        for entry in os.scandir(folder):
-            link = bin_dir / entry.name
-            if entry.name != "tmux" and not link.exists() and os.access(entry.path, os.X_OK):
-                link.symlink_to(entry.path)
-    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("PATH", path_without_tmux(tmp_path / "bin"))
     yield
-
-
-def open_view(fe: Frontend, variable: str, code: str):
-    fe.execute(f"{variable} = {code}")
-    comm = fe.terminal_comm(variable)
-    fe.send_custom(comm, {"type": "ready", "view": new_view_id()})
-    fe.wait_for(lambda: comm.state.get("status") == "connected", TIMEOUT, what="connected")
-    return comm
 
 
 def test_a_screen_shell_and_its_program_survive_a_new_kernel(fe, kubeconfig, screen_only):

@@ -15,7 +15,7 @@ import pytest
 from jupyter_k8stty import sessions
 from jupyter_k8stty.sandbox import Sandbox
 
-from .frontend import Frontend, new_view_id
+from .frontend import Frontend, new_view_id, open_view
 
 TIMEOUT = 20.0
 FAST_BACKOFF = "Backoff(first=0.2, longest=1.0, give_up_after=30.0, jitter=0.0)"
@@ -32,14 +32,6 @@ def own(fe: Frontend) -> Iterator[Sandbox]:
     finally:
         fe.execute("Terminal.backoff = Backoff()")
         sb.stop()
-
-
-def open_view(fe: Frontend, variable: str, code: str):
-    fe.execute(f"{variable} = {code}")
-    comm = fe.terminal_comm(variable)
-    fe.send_custom(comm, {"type": "ready", "view": new_view_id()})
-    fe.wait_for(lambda: comm.state.get("status") == "connected", TIMEOUT, what="connected")
-    return comm
 
 
 def test_the_terminal_reconnects_by_itself_and_says_which_attempt(fe, own):
