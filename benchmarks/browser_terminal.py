@@ -55,6 +55,7 @@ from lab_harness import (  # noqa: E402
     NewTerminalHook,
     adopt_terminal,
     lab_server,
+    open_lab_terminal,
     poll,
     shutdown_everything,
     wait_screen,
@@ -203,15 +204,7 @@ class Scenario:
     def open_reference(self) -> None:
         """JupyterLab terminal, local bash, then ``kubectl exec -it``; measures the exec's start."""
         page, server = self.page, self.server
-        page.goto(f"{server.url}/lab?reset&token={server.token}")
-        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-LabShell')"
-                               " && window.jupyterapp.commands.hasCommand('terminal:create-new')")
-        page.evaluate("""async () => {
-            const widget = await window.jupyterapp.commands.execute('terminal:create-new');
-            widget.node.setAttribute('data-bench', 'ref');
-        }""")
-        page.wait_for_selector(f"{REF_SCOPE} .xterm-helper-textarea", state="attached")
-        adopt_terminal(page, f"{REF_SCOPE} .xterm-helper-textarea")
+        open_lab_terminal(page, server)
         self.wait_prompt(LOCAL_PROMPT, SETUP_TIMEOUT)
         self.focus()
         page.keyboard.type(KUBECTL)

@@ -47,6 +47,7 @@ from lab_harness import (  # noqa: E402
     adopt_terminal,
     kill_leftovers,
     lab_env,
+    open_lab_terminal,
     poll,
     shutdown_everything,
     wait_screen,
@@ -233,15 +234,7 @@ def open_ours(page, server, kernel_trace: Path, magic: str) -> None:
 
 
 def open_reference(page, server) -> None:
-    page.goto(f"{server.url}/lab?reset&token={server.token}")
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-LabShell')"
-                           " && window.jupyterapp.commands.hasCommand('terminal:create-new')")
-    page.evaluate("""async () => {
-        const widget = await window.jupyterapp.commands.execute('terminal:create-new');
-        widget.node.setAttribute('data-bench', 'ref');
-    }""")
-    page.wait_for_selector(f"{REF_SCOPE} .xterm-helper-textarea", state="attached")
-    adopt_terminal(page, f"{REF_SCOPE} .xterm-helper-textarea")
+    open_lab_terminal(page, server)
     wait_screen(page, REF_SCOPE, LOCAL_PROMPT, SETUP_TIMEOUT)
     page.locator(f"{REF_SCOPE} .xterm-screen").first.click()
     page.keyboard.type(KUBECTL)

@@ -355,3 +355,17 @@ def wait_screen(page, scope: str, pattern: str, timeout: float, mode: str = "las
 
 def now_ms() -> float:
     return time.monotonic() * 1000
+
+
+def open_lab_terminal(page, server, mark: str = "ref") -> None:
+    """Open JupyterLab's own terminal, mark its node ``data-bench=MARK``, adopt its xterm."""
+    page.goto(f"{server.url}/lab?reset&token={server.token}")
+    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-LabShell')"
+                           " && window.jupyterapp.commands.hasCommand('terminal:create-new')")
+    page.evaluate("""async (mark) => {
+        const widget = await window.jupyterapp.commands.execute('terminal:create-new');
+        widget.node.setAttribute('data-bench', mark);
+    }""", mark)
+    scope = f'[data-bench="{mark}"]'
+    page.wait_for_selector(f"{scope} .xterm-helper-textarea", state="attached")
+    adopt_terminal(page, f"{scope} .xterm-helper-textarea")

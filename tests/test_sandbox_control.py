@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -9,6 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -66,13 +68,26 @@ def test_the_socket_is_beside_the_kubeconfig_private_and_removed_on_stop(fresh_s
     assert not control.path.exists()
 
 
-def test_a_restart_from_another_process_drops_connections_and_serves_again(controlled):
-    sandbox, _ = controlled
+@contextlib.contextmanager
+def connected_shell(sandbox) -> Iterator[Connection]:
+    """A terminal's connection to ``sh`` in pod demo, connected, that reconnects quickly."""
     connection = Connection(ExecTarget("demo", kubeconfig=sandbox.kubeconfig_path), ["sh"], sink=Sink(),
                             backoff=Backoff(first=0.2, longest=0.5, give_up_after=20.0, jitter=0.0))
     connection.connect()
     try:
         assert wait_until(lambda: connection.status == "connected", TIMEOUT), connection.state
+        yield connection
+    finally:
+        connection.close()
+
+
+def reconnected(connection: Connection) -> bool:
+    return wait_until(lambda: connection.generation >= 2 and connection.status == "connected", TIMEOUT)
+
+
+def test_a_restart_from_another_process_drops_connections_and_serves_again(controlled):
+    sandbox, _ = controlled
+    with connected_shell(sandbox) as connection:
         code = ("from jupyter_k8stty.sandbox.control import restart_sandbox\n"
                 "print(restart_sandbox(downtime=1.0))")
         # The notebook's kernel finds the sandbox through KUBECONFIG, as in the demo.
@@ -81,24 +96,14 @@ def test_a_restart_from_another_process_drops_connections_and_serves_again(contr
         assert done.returncode == 0, done.stderr
         assert float(done.stdout) >= 1.0
         assert run("demo", ["echo", "up"], kubeconfig=sandbox.kubeconfig_path).stdout == b"up\n"
-        assert wait_until(lambda: connection.generation >= 2 and connection.status == "connected",
-                          TIMEOUT), connection.state
-    finally:
-        connection.close()
+        assert reconnected(connection), connection.state
 
 
 def test_drop_connections_hangs_up_exec_streams(controlled):
     sandbox, _ = controlled
-    connection = Connection(ExecTarget("demo", kubeconfig=sandbox.kubeconfig_path), ["sh"], sink=Sink(),
-                            backoff=Backoff(first=0.2, longest=0.5, give_up_after=20.0, jitter=0.0))
-    connection.connect()
-    try:
-        assert wait_until(lambda: connection.status == "connected", TIMEOUT), connection.state
+    with connected_shell(sandbox) as connection:
         drop_connections(kubeconfig=sandbox.kubeconfig_path)
-        assert wait_until(lambda: connection.generation >= 2 and connection.status == "connected",
-                          TIMEOUT), connection.state
-    finally:
-        connection.close()
+        assert reconnected(connection), connection.state
 
 
 def test_refusals_say_why(controlled, tmp_path, monkeypatch):
