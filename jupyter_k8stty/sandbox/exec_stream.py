@@ -75,6 +75,11 @@ class ExecStream:
         self._stdin_fd: int | None = None
         self._outputs: dict[int, int] = {}
         self._wake_r, self._wake_w = os.pipe()
+        # Guards the wake pipe's fds against a write from another thread (kill, drop, a
+        # fault) after _close_fds: the number may already belong to another file then
+        # (in a notebook's process, one of ZeroMQ's sockets), and a stray byte there is fatal.
+        self._fd_lock = threading.Lock()
+        self._fds_closed = False
         self._reader_done = threading.Event()
         self._killed = False
         self._pump_thread: threading.Thread | None = None
@@ -219,10 +224,13 @@ class ExecStream:
     # ---- pump side ------------------------------------------------------
 
     def _wake(self) -> None:
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass
+        with self._fd_lock:
+            if self._fds_closed:
+                return
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:
+                pass
 
     def _pump_loop(self) -> None:
         try:
@@ -366,13 +374,16 @@ class ExecStream:
         kill_group(self.pgid, pid, sig)
 
     def _close_fds(self) -> None:
-        for fd in (*self._outputs, self._wake_r, self._wake_w):
+        with self._fd_lock:
+            fds = () if self._fds_closed else (*self._outputs, self._wake_r, self._wake_w)
+            self._fds_closed = True
+            self._outputs = {}
+            self.master = None
+        for fd in fds:  # each closed once: a second close could hit a reused number
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self._outputs = {}
-        self.master = None
         # Leftover background children of the command must not outlive the stream.
         self._kill_group(signal.SIGKILL)
         if self.proc is not None and self.proc.returncode is None:

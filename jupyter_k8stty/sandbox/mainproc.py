@@ -69,6 +69,9 @@ class MainProcess:
         self._outputs = dict(spawned.outputs)
         self._on_exit = on_exit
         self._lock = threading.Lock()
+        # Writers (attachers) and the close of the fds take turns: no write after a close.
+        self._fd_lock = threading.Lock()
+        self._fds_closed = False
         self._subscribers: list[Subscriber] = []
         self._log: deque[bytes] = deque()
         self._log_size = 0
@@ -95,15 +98,19 @@ class MainProcess:
                 self._subscribers.remove(subscriber)
 
     def write(self, data: bytes) -> None:
-        """Write to the process's stdin (or terminal); dropped when it has none."""
-        try:
-            write_all(self._master if self.request.tty else self._stdin_fd, data)
-        except OSError:
-            pass  # the process ended or closed its stdin: input is dropped as by a runtime
+        """Write to the process's stdin (or terminal); dropped when it has none or has ended."""
+        with self._fd_lock:  # never a write to a closed fd, whose number may be reused
+            fd = None if self._fds_closed else (self._master if self.request.tty else self._stdin_fd)
+            try:
+                write_all(fd, data)
+            except OSError:
+                pass  # the process ended or closed its stdin: input is dropped as by a runtime
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the terminal size (the foreground process gets SIGWINCH); no-op without a TTY."""
-        set_terminal_size(self._master, rows, cols, f"{self.request.container}'s terminal")
+        with self._fd_lock:
+            if not self._fds_closed:
+                set_terminal_size(self._master, rows, cols, f"{self.request.container}'s terminal")
 
     def logs(self) -> bytes:
         """Return the last :data:`LOG_LIMIT` bytes of output."""
@@ -138,11 +145,13 @@ class MainProcess:
             with self._lock:
                 self.exit_code = code
                 subscribers, self._subscribers = self._subscribers, []
-            for fd in (*self._outputs, *(fd for fd in (self._stdin_fd,) if fd is not None)):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            with self._fd_lock:
+                self._fds_closed = True
+                for fd in (*self._outputs, *(fd for fd in (self._stdin_fd,) if fd is not None)):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
             self._done.set()
             for sub in subscribers:
                 sub.ended(code)
