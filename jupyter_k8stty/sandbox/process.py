@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from jupyter_k8stty.sandbox import lifetime
 PIPE_SIZE = 1024 * 1024
 
 _SETSID = shutil.which("setsid")
+#: One fork at a time. Every spawn passes a ``preexec_fn``, and CPython's fork with a
+#: ``preexec_fn`` from several threads at once (a fan-out to many pods) aborted the whole
+#: process now and then ("Fatal Python error: Aborted", 2 of 3 test runs).
+_FORK_LOCK = threading.Lock()
 
 
 def log(message: str) -> None:
@@ -136,11 +141,12 @@ def spawn(req: ExecRequest) -> Spawned:
             # between fork and exec is kept to the one prctl() call of
             # die_with_parent. Popen must not start a new session itself:
             # setsid forks when it is already a group leader.
-            proc = subprocess.Popen(
-                [_SETSID, "--ctty", "--", *req.command], stdin=slave, stdout=slave,
-                stderr=slave, cwd=req.workdir, env=env, close_fds=True,
-                preexec_fn=lifetime.die_with_parent(os.getpid()),
-            )
+            with _FORK_LOCK:
+                proc = subprocess.Popen(
+                    [_SETSID, "--ctty", "--", *req.command], stdin=slave, stdout=slave,
+                    stderr=slave, cwd=req.workdir, env=env, close_fds=True,
+                    preexec_fn=lifetime.die_with_parent(os.getpid()),
+                )
         except BaseException:
             os.close(master)
             raise
@@ -148,14 +154,15 @@ def spawn(req: ExecRequest) -> Spawned:
             os.close(slave)
         lifetime.guard(proc.pid)
         return Spawned(proc, master, None, {master: protocol.STDOUT_CHANNEL})
-    proc = subprocess.Popen(
-        list(req.command),
-        stdin=subprocess.PIPE if req.stdin else subprocess.DEVNULL,
-        stdout=subprocess.PIPE if req.stdout else subprocess.DEVNULL,
-        stderr=subprocess.PIPE if req.stderr else subprocess.DEVNULL,
-        cwd=req.workdir, env=env, close_fds=True, bufsize=0, start_new_session=True,
-        preexec_fn=lifetime.die_with_parent(os.getpid()),
-    )
+    with _FORK_LOCK:
+        proc = subprocess.Popen(
+            list(req.command),
+            stdin=subprocess.PIPE if req.stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if req.stdout else subprocess.DEVNULL,
+            stderr=subprocess.PIPE if req.stderr else subprocess.DEVNULL,
+            cwd=req.workdir, env=env, close_fds=True, bufsize=0, start_new_session=True,
+            preexec_fn=lifetime.die_with_parent(os.getpid()),
+        )
     lifetime.guard(proc.pid)
     # Keep raw fds and drop the file objects so nothing closes them behind our back.
     stdin_fd = None

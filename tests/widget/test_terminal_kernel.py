@@ -231,6 +231,8 @@ def test_ready_gets_a_replay_of_the_tail(fe):
     comm = open_terminal(fe, "t6")
     fe.type(comm, "echo REPLAY-$((2*21))\r")
     fe.expect_output(comm, b"REPLAY-42\r\n")
+    # The next prompt in too: arriving after the replay, it would be in the replay only.
+    fe.wait_for(lambda: comm.output().rstrip().endswith((b"#", b"$")), what="the next prompt")
     view = new_view_id()
     fe.send_custom(comm, {"type": "ready", "view": view})
     replays = fe.wait_for(lambda: comm.custom("replay"), what="a replay")
