@@ -54,7 +54,10 @@ class ConnectProxy:
         client.settimeout(5)
         head = b""
         while b"\r\n\r\n" not in head and len(head) < 65536:
-            chunk = client.recv(4096)
+            try:
+                chunk = client.recv(4096)
+            except OSError:  # timed out, or the proxy was closed under this thread
+                chunk = b""
             if not chunk:
                 client.close()
                 return

@@ -246,6 +246,15 @@ function renderTerminal(model, el, line, reporter, send) {
   resizeObserver.observe(screen);
   open();
 
+  // A click on the screen outside xterm's grid (its margin, or the new space before a
+  // pending refit, as right after full screen) focuses the terminal like one on the grid.
+  // On click, not mousedown: the press must stay free for the screen's resize handle.
+  const onScreenClick = guard("focusing the terminal", (event) => {
+    if (event.button !== 0 || !opened || term.element?.contains(event.target)) return;
+    term.focus();
+  });
+  screen.addEventListener("click", onScreenClick);
+
   const stopReady = sendNoticed(model, { type: "ready", view: viewId });
   // No replay yet: the kernel is busy (comms without subshells), or this view was
   // restored from a saved notebook and no session is behind it any more.
@@ -262,6 +271,7 @@ function renderTerminal(model, el, line, reporter, send) {
     clearTimeout(noAnswer);
     if (fitTimer !== null) clearTimeout(fitTimer);
     resizeObserver.disconnect();
+    screen.removeEventListener("click", onScreenClick);
     model.off("msg:custom", onMessage);
     model.off("change:rows", onRows);
     model.off("change:options", onOptions);

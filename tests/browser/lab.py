@@ -309,7 +309,17 @@ class TerminalView:
         """Click into the terminal, as a user does before typing."""
         self.screen.scroll_into_view_if_needed()
         self.screen.click()
-        poll(self.has_focus, UI_TIMEOUT, "keyboard focus in the terminal")
+        poll(self.has_focus, UI_TIMEOUT, "keyboard focus in the terminal", describe=self.focused_element)
+
+    def focused_element(self) -> str:
+        """Where the keyboard focus is, for a failure's message."""
+        return "focus on " + self.page.evaluate(
+            """() => { const e = document.activeElement; if (!e) return 'nothing';
+                       let path = []; for (let n = e; n && path.length < 6; n = n.parentElement)
+                         path.push(n.tagName.toLowerCase() + (n.className && typeof n.className === 'string'
+                                   ? '.' + n.className.trim().split(/\\s+/).join('.') : ''));
+                       return path.join(' < '); }"""
+        )
 
     def has_focus(self) -> bool:
         return self.root.evaluate(

@@ -67,7 +67,9 @@ def smoke_test(frontend: Frontend, open_notebook) -> None:
     started = time.monotonic()
     assert nb.running(2)
     term.focus()
-    term.type("echo during-1\necho during-2\n")
+    # One line: two Enters queued behind the cell would reach bash as type-ahead, whose
+    # echo by the TTY can interleave with the first command's output (as in any terminal).
+    term.type("echo during-1; echo during-2\n")
     # Where keys wait, the header says so until they go through.
     notice = term.root.locator(".k8stty-header .k8stty-keys-wait")
     notice_text = "r => r.querySelector('.k8stty-header .k8stty-keys-wait')?.textContent ?? null"
