@@ -2,8 +2,9 @@
 
 Three layers, because a sandbox may end by SIGKILL, which runs no Python at all:
 
-* every pod process gets a parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``,
-  :func:`die_with_parent`), so the kernel kills it when the sandbox goes;
+* every pod process gets a parent-death signal (``PR_SET_PDEATHSIG`` = SIGKILL, set by
+  util-linux's ``setpriv`` that execs the command in place: :func:`die_with_parent`),
+  so the kernel kills it when the sandbox goes;
 * a *guardian* process (:func:`guard`, one per Python process, started on first use)
   holds the read end of a pipe and the list of live pod process groups; when the pipe
   reports end of file (the sandbox is gone, however it went) it kills those groups,
@@ -15,21 +16,17 @@ Three layers, because a sandbox may end by SIGKILL, which runs no Python at all:
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["die_with_parent", "guard", "release", "start_guardian", "sweep_stale", "temp_prefix"]
 
-_PR_SET_PDEATHSIG = 1
 _STALE_RE = re.compile(r"^k8stty-sandbox-(?:[a-z]+-)?(\d+)-")
 
 # The guardian: reads "+PGID"/"-PGID" lines; at end of file kills what is left, then exits.
@@ -48,42 +45,20 @@ for pgid in groups:
 """
 
 
-def _load_prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                      ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    return prctl
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-# Bound once at import: the child between fork and exec should do as little as possible.
-_prctl = _load_prctl()
+def die_with_parent() -> list[str]:
+    """Return the argv prefix that makes a spawned command get SIGKILL when its parent thread ends.
 
-
-def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
-    """Return a ``preexec_fn`` that makes the child get SIGKILL when its parent thread ends.
-
-    ``None`` off Linux. The signal follows the *thread* that forks: the sandbox spawns
+    ``setpriv --pdeathsig KILL --`` sets the signal in C and execs the command in place
+    (the pid stays the command's), so no Python runs between fork and exec: a
+    ``preexec_fn`` there, from many threads spawning at once, aborted the sandbox's
+    process now and then. The signal follows the *thread* that forks: the sandbox spawns
     from the connection thread that serves the exec, which outlives the process it
-    started (it kills the process group before it ends). ``parent_pid`` closes the race
-    of a parent that died before the child armed the signal.
+    started. ``[]`` without setpriv (off Linux): the guardian still kills what is left.
     """
-    if _prctl is None:
-        return None
-    prctl = _prctl
-
-    def preexec() -> None:
-        # Runs in the forked child: no locks, no imports, no allocation-heavy work.
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
+    return [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 
 
 class _Guardian:

@@ -13,7 +13,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +23,6 @@ from jupyter_k8stty.sandbox import lifetime
 PIPE_SIZE = 1024 * 1024
 
 _SETSID = shutil.which("setsid")
-#: One fork at a time. Every spawn passes a ``preexec_fn``, and CPython's fork with a
-#: ``preexec_fn`` from several threads at once (a fan-out to many pods) aborted the whole
-#: process now and then ("Fatal Python error: Aborted", 2 of 3 test runs).
-_FORK_LOCK = threading.Lock()
 
 
 def log(message: str) -> None:
@@ -137,16 +132,15 @@ def spawn(req: ExecRequest) -> Spawned:
             # The child must become a session leader with the PTY as its
             # controlling terminal, or job control and SIGWINCH do not work.
             # ``setsid --ctty`` does setsid() and TIOCSCTTY in C and then execs
-            # the command in place, so the pid we hold is the command's; Python
-            # between fork and exec is kept to the one prctl() call of
-            # die_with_parent. Popen must not start a new session itself:
-            # setsid forks when it is already a group leader.
-            with _FORK_LOCK:
-                proc = subprocess.Popen(
-                    [_SETSID, "--ctty", "--", *req.command], stdin=slave, stdout=slave,
-                    stderr=slave, cwd=req.workdir, env=env, close_fds=True,
-                    preexec_fn=lifetime.die_with_parent(os.getpid()),
-                )
+            # the command in place (as setpriv does before it), so the pid we hold
+            # is the command's and no Python runs between fork and exec. Popen
+            # must not start a new session itself: setsid forks when it is
+            # already a group leader.
+            proc = subprocess.Popen(
+                [*lifetime.die_with_parent(), _SETSID, "--ctty", "--", *req.command],
+                stdin=slave, stdout=slave, stderr=slave, cwd=req.workdir, env=env,
+                close_fds=True,
+            )
         except BaseException:
             os.close(master)
             raise
@@ -154,15 +148,13 @@ def spawn(req: ExecRequest) -> Spawned:
             os.close(slave)
         lifetime.guard(proc.pid)
         return Spawned(proc, master, None, {master: protocol.STDOUT_CHANNEL})
-    with _FORK_LOCK:
-        proc = subprocess.Popen(
-            list(req.command),
-            stdin=subprocess.PIPE if req.stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if req.stdout else subprocess.DEVNULL,
-            stderr=subprocess.PIPE if req.stderr else subprocess.DEVNULL,
-            cwd=req.workdir, env=env, close_fds=True, bufsize=0, start_new_session=True,
-            preexec_fn=lifetime.die_with_parent(os.getpid()),
-        )
+    proc = subprocess.Popen(
+        [*lifetime.die_with_parent(), *req.command],
+        stdin=subprocess.PIPE if req.stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if req.stdout else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if req.stderr else subprocess.DEVNULL,
+        cwd=req.workdir, env=env, close_fds=True, bufsize=0, start_new_session=True,
+    )
     lifetime.guard(proc.pid)
     # Keep raw fds and drop the file objects so nothing closes them behind our back.
     stdin_fd = None
