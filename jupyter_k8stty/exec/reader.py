@@ -32,7 +32,9 @@ EndCallback = Callable[[SessionStatus, "int | None", "str | None"], None]
 class FlowGate:
     """Counts output delivered but not acknowledged; the reader waits while the window is full.
 
-    With ``window=None`` there is no flow control and the reader never waits.
+    With ``window=None`` there is no flow control and the reader never waits. Read, not
+    set, from outside: ``window``, ``unacked`` (bytes delivered, not acknowledged) and
+    ``paused`` (whether the reader is waiting for acknowledgements).
     """
 
     def __init__(self, window: int | None):

@@ -199,38 +199,13 @@ class ExecSession(SessionEvents, SessionInput):
         """``namespace/pod`` (namespace as resolved once started)."""
         return f"{self.namespace or '?'}/{self.pod}"
 
+    def __repr__(self) -> str:
+        return f"<ExecSession {self.name} {self.command!r} {self._status}>"
+
     @property
     def read_only(self) -> bool:
         """Whether the session takes no input (an attach to a container without stdin)."""
         return not self.stdin
-
-    @property
-    def debug_pod(self) -> str | None:
-        """The node debug pod created for this session (deleted when it ends), else ``None``."""
-        return self._node_pod.name if self._node_pod is not None else None
-
-    @property
-    def flow_window(self) -> int | None:
-        """Unacknowledged output bytes at which the reader pauses (``None``: no flow control)."""
-        return self._gate.window
-
-    @property
-    def unacknowledged(self) -> int:
-        """Output bytes delivered but not yet acknowledged (flow control)."""
-        return self._gate.unacked
-
-    @property
-    def paused(self) -> bool:
-        """Whether the reader is waiting for acknowledgements before reading on."""
-        return self._gate.paused
-
-    @property
-    def keepalive_stats(self) -> tuple[int, int]:
-        """``(pings sent, pongs received)`` by the keepalive so far."""
-        return self._pings, self._frames.pongs if self._frames is not None else 0
-
-    def __repr__(self) -> str:
-        return f"<ExecSession {self.name} {self.command!r} {self._status}>"
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -326,6 +301,11 @@ class ExecSession(SessionEvents, SessionInput):
         """Whether the stream has ended."""
         return self._done.is_set()
 
+    @property
+    def debug_pod(self) -> str | None:
+        """The node debug pod created for this session (deleted when it ends), else ``None``."""
+        return self._node_pod.name if self._node_pod is not None else None
+
     def close(self) -> None:
         """End the session: send a websocket close and drop the connection.
 
@@ -372,6 +352,15 @@ class ExecSession(SessionEvents, SessionInput):
         """Mark ``nbytes`` of delivered output as consumed (flow control)."""
         self._gate.acknowledge(nbytes)
 
+    @property
+    def flow(self) -> FlowGate:
+        """The flow-control gate (read ``window``, ``unacked`` and ``paused`` on it).
+
+        ``window`` is the unacknowledged output at which the reader pauses (``None``: no
+        flow control).
+        """
+        return self._gate
+
     # -- reader and keepalive threads ----------------------------------------------------
 
     def _reader_ended(self, status: SessionStatus, exit_code: int | None, error: str | None) -> None:
@@ -387,6 +376,11 @@ class ExecSession(SessionEvents, SessionInput):
             self._pings += 1
         except (OSError, websocket.WebSocketException):
             pass  # the reader sees the broken socket and reports it
+
+    @property
+    def keepalive_stats(self) -> tuple[int, int]:
+        """``(pings sent, pongs received)`` by the keepalive so far."""
+        return self._pings, self._frames.pongs if self._frames is not None else 0
 
     def _fail(self, error: str) -> None:
         with self._lock:

@@ -76,16 +76,6 @@ class Workload:
         assert kind is not None  # checked in __post_init__
         return kind
 
-    @property
-    def plural(self) -> str:
-        """The resource name in URLs."""
-        return self.kind_info.plural
-
-    @property
-    def api_version(self) -> str:
-        """``apps/v1``, ``batch/v1`` or ``v1``."""
-        return self.kind_info.group_version
-
 
 def _pod_hash(name: str) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
@@ -222,7 +212,7 @@ class WorkloadStore:
     def add(self, workload: Workload) -> None:
         """Add (or replace) a workload and its pods."""
         with self._lock:
-            self._items[(workload.plural, workload.namespace, workload.name)] = workload
+            self._items[(workload.kind_info.plural, workload.namespace, workload.name)] = workload
         for pod in workload.pods:
             self._pods.add(pod)
 
@@ -348,7 +338,7 @@ class WorkloadStore:
                                "collisionCount": 0})
             else:
                 status["fullyLabeledReplicas"] = len(pods)
-        return {"kind": workload.kind, "apiVersion": workload.api_version,
+        return {"kind": workload.kind, "apiVersion": workload.kind_info.group_version,
                 "metadata": metadata, "spec": spec, "status": status}
 
     def list_json(self, kind: Kind, items: Iterable[Workload]) -> dict[str, Any]:

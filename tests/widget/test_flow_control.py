@@ -47,13 +47,13 @@ def test_memory_stays_bounded_while_a_pod_floods_an_unacknowledging_view(fe):
     _view(fe, comm)
     rss_before = fe.eval("psutil.Process().memory_info().rss")
     fe.type(comm, "yes flooding-the-terminal\r")
-    fe.wait_for(lambda: fe.eval("flood.session.paused"), what="the reader to pause")
+    fe.wait_for(lambda: fe.eval("flood.session.flow.paused"), what="the reader to pause")
     # Give the pod time to write far more than any buffer holds if nothing held it back.
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
         fe.pump(0.1)
-    assert fe.eval("flood.session.paused")
-    assert fe.eval("flood.session.unacknowledged") < WINDOW + 256 * 1024
+    assert fe.eval("flood.session.flow.paused")
+    assert fe.eval("flood.session.flow.unacked") < WINDOW + 256 * 1024
     grown = fe.eval("psutil.Process().memory_info().rss") - rss_before
     assert grown < 30 * 1024 * 1024, f"kernel RSS grew by {grown / 1e6:.1f} MB"
     assert len(comm.output()) < WINDOW + 512 * 1024
@@ -68,7 +68,7 @@ def test_ctrl_c_reaches_the_pod_while_output_is_backed_up(fe):
     fe.type(comm, "PS1='READY''> '\r")
     fe.expect_output(comm, b"READY> ")
     fe.type(comm, "yes\r")
-    fe.wait_for(lambda: fe.eval("busy.session.paused"), what="the reader to pause")
+    fe.wait_for(lambda: fe.eval("busy.session.flow.paused"), what="the reader to pause")
     before = len(comm.output())
     fe.type(comm, "\x03")  # Ctrl-C, while nothing is being acknowledged
     # Only now does the view catch up; the prompt must come back after a bounded amount.

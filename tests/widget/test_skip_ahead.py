@@ -20,7 +20,7 @@ def behind_a_flood(fe: Frontend, variable: str, setup: str = "") -> tuple[object
     fe.type(comm, "PS1='READY''> '\r")
     fe.expect_output(comm, b"READY> ")
     fe.type(comm, f"{setup}yes\r")
-    fe.wait_for(lambda: fe.eval(f"{variable}.session.paused"), what="the reader to pause")
+    fe.wait_for(lambda: fe.eval(f"{variable}.session.flow.paused"), what="the reader to pause")
     return comm, view
 
 
@@ -44,7 +44,7 @@ def test_ctrl_c_in_a_flood_skips_to_the_prompt(fe):
     kinds = [m.custom.get("type") for m in comm.messages if m.custom]
     between = kinds[kinds.index("skip"):kinds.index("skipped")]
     assert "output" not in between, between  # nothing else was sent meanwhile
-    assert not fe.eval("flood.session.paused")
+    assert not fe.eval("flood.session.flow.paused")
     # The view drops what it held (and says so by acknowledging it); output flows again.
     sent = len(comm.output())
     done = [sent]

@@ -261,12 +261,12 @@ def test_flow_control_pauses_until_the_view_acknowledges(fe):
     fe.wait_for(lambda: comm.custom("replay"), what="a replay")
     fe.wait_for(lambda: re.search(rb"[#$] $", comm.output()), what="the prompt")
     # A prompt that came after the view's ready is unacknowledged too.
-    before = fe.eval("t8.session.unacknowledged")
+    before = fe.eval("t8.session.flow.unacked")
     start = len(comm.output())
     fe.type(comm, "head -c 3000000 /dev/zero | tr '\\0' z; echo; echo FLOW-$((5+5))\r")
     # Without acks the session stops reading once the window is full.
-    fe.wait_for(lambda: fe.eval("t8.session.paused"), what="the reader to pause")
-    unacknowledged = fe.eval("t8.session.unacknowledged")
+    fe.wait_for(lambda: fe.eval("t8.session.flow.paused"), what="the reader to pause")
+    unacknowledged = fe.eval("t8.session.flow.unacked")
     assert 64 * 1024 <= unacknowledged < 1_000_000, unacknowledged
     # Everything the session delivered reaches the view, and then nothing more.
     fe.wait_for(lambda: len(comm.output()) - start == unacknowledged - before, what="the window's bytes")
@@ -293,7 +293,7 @@ def test_without_a_view_output_is_not_stalled(fe):
         comm = open_terminal(fe, "t9")
     fe.type(comm, "head -c 1000000 /dev/zero | tr '\\0' n; echo; echo NOVIEW-$((4+4))\r")
     fe.expect_output(comm, b"NOVIEW-8")
-    assert fe.eval("t9.session.unacknowledged") < 64 * 1024
+    assert fe.eval("t9.session.flow.unacked") < 64 * 1024
 
 
 def test_close_ends_threads_and_sockets(fe):
