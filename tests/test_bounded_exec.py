@@ -134,6 +134,23 @@ def test_bad_commands_fail_before_any_request(command, message):
             call()
 
 
+def test_input_that_cannot_be_encoded_is_one_line_and_nul_bytes_pass(kubeconfig):
+    bad = "caf\udce9"  # a lone surrogate, as a wrongly decoded file name gives
+    for call in (lambda: run("demo", ["cat"], stdin=bad, kubeconfig=kubeconfig),
+                 lambda: run_many(["demo"], ["cat"], stdin=bad, kubeconfig=kubeconfig)):
+        with pytest.raises(ArgumentError, match=r"stdin cannot be encoded as UTF-8 \(surrogates"):
+            call()
+    with ExecSession("demo", ["cat"], tty=False, stdin=True, kubeconfig=kubeconfig) as session:
+        chunks: list[bytes] = []
+        session.on_output(lambda _channel, data: chunks.append(data))
+        with pytest.raises(ArgumentError, match="input cannot be encoded as UTF-8"):
+            session.write(bad)
+        session.write("still usable \x00 caf\u00e9")  # the session goes on; NUL is data
+        session.close_stdin()
+        assert session.wait(10) == 0
+    assert b"".join(chunks) == "still usable \x00 caf\u00e9".encode()
+
+
 @pytest.mark.parametrize("timeout", [0, -1, math.nan, math.inf, "2", True])
 def test_timeouts_follow_one_rule(timeout):
     for call in (lambda: run("demo", ["true"], timeout=timeout),

@@ -314,13 +314,16 @@ _timeout = st.one_of(st.none(), st.booleans(), st.sampled_from(["1", math.nan]),
                      st.floats(1e-6, 3))
 _max_output = st.one_of(st.integers(-3, 2**70), st.integers(1, 100),
                         st.sampled_from([None, True, 1.5, "10", math.inf]))
+_stdin = st.one_of(st.none(), st.text(max_size=8), st.binary(max_size=8),
+                   st.sampled_from(["\udc80", 3, ["x"], bytearray(b"x")]))
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(command=_command, timeout=_timeout, max_output=_max_output)
-def test_random_run_arguments_end_in_a_result_or_one_of_ours(unreachable, command, timeout, max_output):
+@given(command=_command, timeout=_timeout, max_output=_max_output, stdin=_stdin)
+def test_random_run_arguments_end_in_a_result_or_one_of_ours(unreachable, command, timeout, max_output,
+                                                             stdin):
     try:
-        run("demo", command, timeout=timeout, max_output=max_output, kubeconfig=unreachable)
+        run("demo", command, timeout=timeout, max_output=max_output, stdin=stdin, kubeconfig=unreachable)
     except K8sTTYError as exc:
         event(f"run {type(exc).__name__}")
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from ..errors import ArgumentError
 
-__all__ = ["MAX_COLS", "MAX_ROWS", "check_command", "check_size", "check_text", "check_timeout"]
+__all__ = ["MAX_COLS", "MAX_ROWS", "check_command", "check_size", "check_text", "check_timeout",
+           "encode_input"]
 
 #: Largest terminal height and width accepted (the protocol's sizes are 16-bit).
 MAX_ROWS: int = 1000
@@ -37,6 +38,25 @@ def check_text(value: object, what: str) -> str:
             f"{what} cannot be encoded as UTF-8 ({exc.reason} at position {exc.start})"
         ) from None
     return value
+
+
+def encode_input(data: bytes | str, what: str = "stdin") -> bytes:
+    """Return ``data`` as bytes: a string is encoded as UTF-8 (NUL bytes are fine in input).
+
+    Raises:
+        ArgumentError: neither bytes nor a string, or a string that cannot be encoded (a
+            lone surrogate), naming ``what``.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if not isinstance(data, str):
+        raise ArgumentError(f"{what} must be bytes or a string, got {type(data).__name__}")
+    try:
+        return data.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ArgumentError(
+            f"{what} cannot be encoded as UTF-8 ({exc.reason} at position {exc.start})"
+        ) from None
 
 
 def check_command(command: object) -> list[str]:

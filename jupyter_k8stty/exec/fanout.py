@@ -21,7 +21,7 @@ from typing import Any
 from typing_extensions import Unpack
 
 from ..errors import ArgumentError, K8sTTYError, one_line
-from .checks import check_command, check_timeout
+from .checks import check_command, check_timeout, encode_input
 from .fanout_progress import FanoutProgress
 from .fanout_results import FanoutResults, PodResult
 from .fanout_targets import split_pods
@@ -338,8 +338,8 @@ def run_many(
         >>> {pod: r.stdout.strip() for pod, r in results.items() if r.ok}
     """
     pods, selector = split_pods(pods_or_selector, selector)
-    if isinstance(stdin, str):
-        stdin = stdin.encode("utf-8")
+    if stdin is not None:
+        stdin = encode_input(stdin)
     fanout = Fanout(pods, command, selector=selector, stdin=stdin, timeout=timeout,
                     max_parallel=max_parallel, max_output=max_output, progress=progress,
                     **where).start()

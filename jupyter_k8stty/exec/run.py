@@ -9,7 +9,7 @@ from typing import Any
 from typing_extensions import Unpack
 
 from ..errors import ApiError, ArgumentError, ExecError, ExecTimeout, StreamError
-from .checks import check_command, check_timeout
+from .checks import check_command, check_timeout, encode_input
 from .output import DEFAULT_MAX_OUTPUT, OutputBuffer, describe_cut
 from .protocol import STDOUT_CHANNEL
 from .session import ExecSession
@@ -125,8 +125,8 @@ def run(
     command = check_command(command)
     timeout = check_timeout(timeout)
     limit = check_max_output(max_output)
-    if isinstance(stdin, str):
-        stdin = stdin.encode("utf-8")
+    if stdin is not None:
+        stdin = encode_input(stdin)
     stdout, stderr = OutputBuffer(limit), OutputBuffer(limit)
     session = ExecSession(target, command, tty=False, stdin=stdin is not None, **where)
     session.on_output(lambda channel, data: (stdout if channel == STDOUT_CHANNEL else stderr).add(data))

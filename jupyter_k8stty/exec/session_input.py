@@ -12,7 +12,7 @@ import websocket
 
 from ..errors import StreamError, one_line
 from . import protocol
-from .checks import check_size
+from .checks import check_size, encode_input
 
 if TYPE_CHECKING:
     from .status import SessionStatus
@@ -55,8 +55,7 @@ class SessionInput:
         Raises:
             StreamError: the session is not connected.
         """
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        data = encode_input(data, "input")
         ws = self._connected_ws()
         for start in range(0, len(data), STDIN_CHUNK):
             chunk = data[start:start + STDIN_CHUNK]

@@ -36,7 +36,7 @@ import traitlets
 from typing_extensions import Unpack
 
 from ..exec.api import DEFAULT_CONNECT_TIMEOUT
-from ..exec.checks import check_command
+from ..exec.checks import check_command, encode_input
 from ..exec.persist import persist_command, session_name
 from ..exec.profiles import DebugSpec
 from ..exec.session import DEFAULT_KEEPALIVE, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_SHELL, ExecSession
@@ -278,8 +278,7 @@ class Terminal(TerminalCapture):
         if isinstance(data, dict):
             ipywidgets.Widget.send(self, data, buffers)
             return
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        data = encode_input(data, "input")
         assert self._connection is not None
         self._connection.write(bytes(data), strict=True)
         self._tap.input(bytes(data))
