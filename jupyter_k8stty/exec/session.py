@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import threading
 
 import websocket
@@ -330,6 +331,11 @@ class ExecSession(SessionEvents, SessionInput):
                                   name=f"k8stty-close-{self.name}")
         sender.start()
         sender.join(CLOSE_GRACE)
+        if sender.is_alive():
+            # Input the pod does not read fills the socket, and our close frame (even
+            # TCP's FIN) waits behind it: reset the connection instead, so the API
+            # server, and the kubelet behind it, learn at once that the client is gone.
+            self._reset_on_close()
         self._shutdown_socket()
         if self._reader is not None and self._reader is not threading.current_thread():
             self._reader.join(timeout=1.0)
@@ -388,6 +394,14 @@ class ExecSession(SessionEvents, SessionInput):
                 return
         self._finish("error", error=error)
         self._shutdown_socket()
+
+    def _reset_on_close(self) -> None:
+        sock = getattr(self._ws, "sock", None)
+        try:
+            if sock is not None:  # linger 0: closing the socket sends a reset, not a FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
 
     def _shutdown_socket(self) -> None:
         ws = self._ws

@@ -26,10 +26,12 @@ from jupyter_k8stty.sandbox.faults import Fault
 from jupyter_k8stty.sandbox.process import ExecRequest, log, missing_executable_error, spawn
 from jupyter_k8stty.sandbox.procio import (
     OutputPoller,
+    PeerGone,
     kill_group,
     kubelet_exit_code,
     set_terminal_size,
     write_all,
+    write_all_unless_gone,
 )
 from jupyter_k8stty.sandbox.stream_frames import end_frames, output_frames, serve_client_frames
 from jupyter_k8stty.sandbox.websocket import (
@@ -107,6 +109,8 @@ class ExecStream:
                 self.proc, self.master = spawned.proc, spawned.master
                 self.pgid = spawned.proc.pid
                 self._stdin_fd, self._outputs = spawned.stdin_fd, spawned.outputs
+                if self._stdin_fd is not None:
+                    os.set_blocking(self._stdin_fd, False)  # see _write_stdin
         if error is not None:
             if self.runtime == "docker":
                 # dockershim printed the runtime's error and reported exit code 126.
@@ -194,13 +198,23 @@ class ExecStream:
         try:
             serve_client_frames(self.ws, v5=self.v5, stdin=self._write_stdin,
                                 resize=self._resize, close_stdin=self._close_stdin)
+        except PeerGone:
+            pass  # the client left while the process was not reading: hang up
         except OSError as exc:
             if not self._killed:
                 log(f"exec connection failed: {exc}")
 
     def _write_stdin(self, data: bytes) -> None:
         try:
-            write_all(self.master if self.request.tty else self._stdin_fd, data)
+            if self.request.tty or self._stdin_fd is None:
+                write_all(self.master if self.request.tty else None, data)
+            else:
+                # A pipe the process does not read fills up: the write waits for room but
+                # ends when the client hangs up, so the stream ends and the process with it.
+                write_all_unless_gone(self._stdin_fd, data, self.ws.sock.fileno(),
+                                      lambda: self._killed)
+        except PeerGone:
+            raise
         except OSError as exc:
             # The process is gone or closed its stdin: drop input as a container would.
             if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF):

@@ -11,12 +11,12 @@ import os
 import select
 import struct
 import termios
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from jupyter_k8stty.sandbox.process import log
 
-__all__ = ["OutputPoller", "kill_group", "kubelet_exit_code", "read_output", "set_terminal_size",
-           "write_all"]
+__all__ = ["OutputPoller", "PeerGone", "kill_group", "kubelet_exit_code", "read_output",
+           "set_terminal_size", "write_all", "write_all_unless_gone"]
 
 
 def write_all(fd: int | None, data: bytes) -> None:
@@ -30,6 +30,43 @@ def write_all(fd: int | None, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+class PeerGone(OSError):
+    """The client hung up while its input waited for the process to read it."""
+
+
+#: Seconds between checks of ``stopped`` while input waits for room.
+_WRITE_CHECK = 0.2
+
+
+def write_all_unless_gone(fd: int, data: bytes, peer: int, stopped: Callable[[], bool]) -> None:
+    """Write all of ``data`` to the non-blocking ``fd``, waiting for room as a pipe fills.
+
+    A process that does not read its stdin must not hold the client's connection
+    hostage: while the write waits, the client's socket ``peer`` is watched for a hang-up
+    (its FIN, as a kubelet sees a closed stream), and ``stopped`` is asked a few times a
+    second.
+
+    Raises:
+        PeerGone: the client hung up, or ``stopped()`` became true, before all was written.
+        OSError: the process is gone or closed its end.
+    """
+    view = memoryview(data)
+    poller: select.poll | None = None
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+            continue
+        except BlockingIOError:
+            pass
+        if poller is None:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            poller.register(peer, select.POLLRDHUP)
+        events = dict(poller.poll(_WRITE_CHECK * 1000))
+        if events.get(peer, 0) & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) or stopped():
+            raise PeerGone("the client hung up while the process was not reading its stdin")
 
 
 def read_output(fd: int, size: int) -> bytes:
