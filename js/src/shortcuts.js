@@ -1,6 +1,6 @@
 // The widget's own keys in the focused terminal. Each one is taken from the pod
 // (and from the notebook and the browser) by keyboard.js; every other key goes to
-// the pod as before. README's widget section lists them: keep the two in step.
+// the pod as before. README's "In the terminal" and docs/guide/terminals.md list them: keep them in step.
 //
 //   Ctrl+Shift+F      search the scrollback (Enter / Shift+Enter: next / previous)
 //   Ctrl+=  (Ctrl++)  larger font        Ctrl+-  smaller font      Ctrl+0  default size
