@@ -143,6 +143,39 @@ def test_errors_are_one_line_usage_errors(kube_env, tmp_path):
     assert len(streams(saved.cells[1], "stderr").splitlines()) == 1
 
 
+#: A pod whose image has no shell, like kubectl's distroless example.
+DISTROLESS = PodSpec("model", images={"main": "gcr.io/distroless/python3-debian12"})
+
+
+@pytest.mark.parametrize("runtime", ["containerd", "docker"])
+def test_a_pod_without_a_shell_suggests_a_debug_container(k8s_sandbox_factory, monkeypatch, tmp_path,
+                                                          runtime):
+    # containerd refuses to start the shell (an exec error); dockershim ran it and said 126.
+    sandbox = k8s_sandbox_factory(pods=[DISTROLESS], container_runtime=runtime)
+    monkeypatch.setenv("KUBECONFIG", sandbox.kubeconfig_path)
+    saved = execute_and_save(notebook(
+        "%load_ext jupyter_k8stty",
+        ("%%k8sexec model\nls /\n", ["raises-exception"]),
+        "from jupyter_k8stty import ExecError, StreamError\n"
+        "try:\n"
+        "    get_ipython().run_cell_magic('k8sexec', 'model --raise-error', 'ls /')\n"
+        "except (ExecError, StreamError) as exc:\n"
+        "    print('caught', exc)\n",
+    ), tmp_path / "no-shell.ipynb")
+    hint = "the container has no shell (a distroless image?): open a debug container next to it with --debug"
+    plain, raised = saved.cells[1], saved.cells[2]
+    message = streams(plain, "stderr")
+    if runtime == "containerd":
+        assert message.startswith("UsageError: %%k8sexec: "), message
+        assert "executable file not found" in message and len(message.splitlines()) == 1, message
+    else:  # the runtime's own line on the pod's stderr, then ours
+        runtime_line, ours = message.splitlines()
+        assert "executable file not found" in runtime_line, message
+        assert ours.startswith("[k8sexec] exited with code 126: "), message
+    assert hint in message.splitlines()[-1], message
+    assert hint in streams(raised, "stdout")
+
+
 def test_timeout_abandons_the_run_with_a_message(kube_env, tmp_path):
     started = time.monotonic()
     saved = execute_and_save(notebook(

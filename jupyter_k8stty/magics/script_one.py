@@ -19,7 +19,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..errors import ApiError, ExecError, ExecTimeout, K8sTTYError, StreamError, one_line
+from ..errors import NO_SHELL_HINT, ApiError, ExecError, ExecTimeout, K8sTTYError, StreamError, one_line
 from ..exec.output import format_bytes
 from ..exec.protocol import STDOUT_CHANNEL
 from ..exec.session import ExecSession
@@ -96,11 +96,13 @@ def run_single(shell: Any, args: argparse.Namespace, target: ExecTarget, command
         raise UsageError(message)
     code = session.exit_code
     if code:
+        # dockershim reports a missing shell as exit code 126 (containerd as an error, above)
+        hint = f": {NO_SHELL_HINT}" if session.no_shell else ""
         if args.raise_error:
             error = ExecError(code, out.value(), err.value(), command=command)
-            error.args = (f"the script in {session.name} exited with code {code}",)
+            error.args = (f"the script in {session.name} exited with code {code}{hint}",)
             raise error
-        print_err(f"{PREFIX} exited with code {code}")
+        print_err(f"{PREFIX} exited with code {code}{hint}")
     return None
 
 
