@@ -19,7 +19,7 @@ import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jupyter_k8stty import ApiError, ExecSession, run
+from jupyter_k8stty import ApiError, ExecSession, ExecTimeout, run
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox import Sandbox
 from jupyter_k8stty.sandbox.faults import HUGE_FRAME, parse_fault
@@ -171,6 +171,15 @@ def test_an_upgrade_slower_than_the_connect_timeout_fails_in_time(faulty):
         start(faulty, ["sh"], connect_timeout=0.5)
     assert time.monotonic() - started < 0.5 + 2
     assert info.value.status is None
+
+
+def test_one_deadline_covers_an_upgrade_that_never_answers(faulty):
+    # The connect timeout is the default 10 s: the run's deadline is the bound here.
+    faulty.inject("slow", delay=5)
+    started = time.monotonic()
+    with pytest.raises(ExecTimeout):
+        run("demo", ["true"], timeout=1, kubeconfig=faulty.kubeconfig_path)
+    assert time.monotonic() - started < 1 + 1
 
 
 def test_throttled_output_is_complete_and_never_mistaken_for_a_dead_peer(faulty):
