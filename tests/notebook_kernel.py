@@ -13,8 +13,9 @@ import time
 import IPython
 import nbformat
 import psutil
+import zmq
 from IPython.testing.globalipapp import start_ipython
-from jupyter_client.manager import start_new_kernel
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 #: Seconds a notebook cell may run before nbclient gives up.
@@ -67,7 +68,20 @@ class Kernel:
     """
 
     def __init__(self) -> None:
-        self.km, self.kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel()
+        # No receive high-water mark on IOPub: a flood outpaces this client's Python, and
+        # ZeroMQ drops what a full PUB pipe cannot take, the final idle status included.
+        # Unbounded, ZeroMQ's I/O thread keeps every message until this client reads it.
+        self._context = zmq.Context()
+        self._context.setsockopt(zmq.RCVHWM, 0)
+        self.kc = self.km.client(context=self._context)
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=60)
+        except RuntimeError:
+            self.shutdown()
+            raise
         self.messages: list[tuple[float, dict]] = []
         self.keep_streams = True
         self.stream_bytes = 0
@@ -116,6 +130,13 @@ class Kernel:
     def idle_at(self, msg_id: str) -> float:
         return self.idle_times[msg_id]
 
+    def busy_seconds(self, msg_id: str) -> float:
+        """Seconds the kernel was busy with ``msg_id``, by its own clock (its busy and idle
+        statuses' header dates): what a user waits for, not how far behind this client is."""
+        states = {m["content"]["execution_state"]: m["header"]["date"]
+                  for _, m in self.of(msg_id, "status")}
+        return (states["idle"] - states["busy"]).total_seconds()
+
     def text(self, msg_id: str, name: str = "stdout") -> str:
         return "".join(m["content"]["text"] for _, m in self.of(msg_id, "stream")
                        if m["content"]["name"] == name)
@@ -128,6 +149,7 @@ class Kernel:
     def shutdown(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+        self._context.destroy(linger=0)
 
 
 class PeakRss:
