@@ -121,6 +121,25 @@ def test_the_demo_after_run_all_shows_no_pop_up(demo: LabServer, page):
     poll(lambda: sorted(statuses()) == ["connected"] * (len(statuses()) - 2) + ["error"] * 2, UI_TIMEOUT,
          "the terminals connected", describe=lambda: str(statuses()))
     ARTIFACTS.mkdir(exist_ok=True)
+    ids = [cell.id for cell in nbformat.read(demo_notebook(), as_version=4).cells]
+
+    def drawn(cell_id: str, inside: str | None = None) -> None:
+        """Scroll a cell into view and wait until JupyterLab has drawn it (and ``inside``)."""
+        cell = nb.cell(ids.index(cell_id))
+        cell.evaluate("cell => cell.scrollIntoView({block: 'center'})")
+
+        def ready() -> bool:
+            if not cell.inner_text().strip():  # empty while JupyterLab skips drawing the cell
+                return False
+            if "jp-CodeCell" in (cell.get_attribute("class") or ""):
+                if not re.fullmatch(r"\[\d+\]:", cell.locator(".jp-InputPrompt").inner_text().strip()):
+                    return False
+            return inside is None or cell.locator(inside).count() > 0
+
+        poll(ready, UI_TIMEOUT, f"cell {cell_id!r} drawn", describe=lambda: cell.inner_text()[:300])
+
+    # The last code cell, the player of the tour's recording: drawn with its prompt and player.
+    drawn("player", ".k8stty-player")
     page.screenshot(path=str(ARTIFACTS / "demo-after-run-all.png"))
     # The progress bars of the evaluation fan-out and of both copies.
     bars = nb.panel.locator(".widget-hbox:has(.widget-hprogress)")
@@ -128,9 +147,9 @@ def test_the_demo_after_run_all_shows_no_pop_up(demo: LabServer, page):
     assert len(texts) == 3, texts
     assert page.locator(POPUPS).count() == 0, page.locator(POPUPS).first.inner_text()
     # And at the top of the notebook, where a newcomer starts reading, and at the fan-out.
-    nb.cell(0).scroll_into_view_if_needed()
+    drawn(ids[0])
     page.screenshot(path=str(ARTIFACTS / "demo-top.png"))
     assert page.locator(POPUPS).count() == 0
-    ids = [cell.id for cell in nbformat.read(demo_notebook(), as_version=4).cells]
+    drawn("fanout-eval-md")
     nb.cell(ids.index("fanout-eval-md")).evaluate("cell => cell.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(ARTIFACTS / "demo-fan-out.png"))
