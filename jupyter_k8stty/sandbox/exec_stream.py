@@ -206,15 +206,13 @@ class ExecStream:
 
     def _write_stdin(self, data: bytes) -> None:
         try:
-            if self.request.tty or self._stdin_fd is None:
-                write_all(self.master if self.request.tty else None, data)
-            else:
+            if self.request.tty:
+                write_all(self.master, data)
+            elif self._stdin_fd is not None:
                 # A pipe the process does not read fills up: the write waits for room but
                 # ends when the client hangs up, so the stream ends and the process with it.
                 write_all_unless_gone(self._stdin_fd, data, self.ws.sock.fileno(),
                                       lambda: self._killed)
-        except PeerGone:
-            raise
         except OSError as exc:
             # The process is gone or closed its stdin: drop input as a container would.
             if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF):

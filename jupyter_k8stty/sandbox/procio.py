@@ -32,8 +32,11 @@ def write_all(fd: int | None, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-class PeerGone(OSError):
-    """The client hung up while its input waited for the process to read it."""
+class PeerGone(Exception):
+    """The client hung up while its input waited for the process to read it.
+
+    Not an ``OSError``: a caller's handler of a failed write lets it through.
+    """
 
 
 #: Seconds between checks of ``stopped`` while input waits for room.

@@ -280,8 +280,8 @@ class Terminal(TerminalCapture):
             return
         data = encode_input(data, "input")
         assert self._connection is not None
-        self._connection.write(bytes(data), strict=True)
-        self._tap.input(bytes(data))
+        self._connection.write(data, strict=True)
+        self._tap.input(data)
 
     def expect(self, pattern: str | re.Pattern[str], timeout: float = 10.0) -> re.Match[str]:
         """Wait until the output since the previous match matches ``pattern``; return the match.
