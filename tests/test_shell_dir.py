@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from jupyter_k8stty import ExecSession, ExecTarget, run
 from jupyter_k8stty.sandbox import PodSpec
 from jupyter_k8stty.widget.shell_dir import ShellDir, parse_answer, shell_directory
+
+from .helpers import OutputCollector
 
 #: A pod of its own: no other test's shell (left in tmux, say) shares its hostname.
 POD = PodSpec("where-probe")
@@ -37,11 +37,8 @@ def test_without_a_terminal_the_container_workdir_is_the_destination(target):
 
 def test_a_terminal_of_that_size_is_followed_to_its_directory(target, tmp_path):
     with ExecSession(target, ["sh"], rows=31, cols=97) as shell:
-        seen = bytearray()
-        shell.on_output(lambda _channel, data: seen.extend(data))
+        out = OutputCollector()
+        shell.on_output(out)
         shell.write(f"cd {tmp_path} && echo moved-$((1+1))\n")
-        deadline = time.monotonic() + 10
-        while b"moved-2" not in seen and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert b"moved-2" in seen, bytes(seen)
+        out.expect(rb"moved-2")
         assert shell_directory(target, 31, 97, None) == ShellDir(str(tmp_path), "shell")
