@@ -246,3 +246,28 @@ def test_bad_arguments_fail_before_any_request(tmp_path):
 def test_copy_error_is_one_class_wherever_imported():
     assert jupyter_k8stty.CopyError is jupyter_k8stty.transfer.CopyError is jupyter_k8stty.errors.CopyError
     assert jupyter_k8stty.transfer.ByteProgress is ByteProgress
+
+
+@pytest.mark.parametrize("code", [0, 3])
+def test_a_receiver_that_exits_before_the_end_of_its_input_is_judged_by_its_exit_code(
+        kubeconfig, code):
+    # tar -x may exit once it has read the end-of-archive blocks, before the last padding
+    # or the close of stdin arrives: the stream then ends under the sender's feet. That
+    # is not a failed send; the exit code says whether the copy worked.
+    from jupyter_k8stty.exec.session import ExecSession
+    from jupyter_k8stty.transfer.streams import SessionWriter, send_archive
+
+    session = ExecSession("demo", ["sh", "-c", f"head -c 1000 >/dev/null; exit {code}"],
+                          kubeconfig=kubeconfig, tty=False, stdin=True).start()
+    writer = SessionWriter(session)
+
+    def write() -> None:
+        for _ in range(64):  # 16 MB: far more than the pipe and socket buffers hold
+            writer.write(bytes(256 * 1024))
+
+    try:
+        send_archive(session, write)
+        assert session.status == "exited" and session.exit_code == code
+        assert writer.sent < 16 * MB  # the stream did end before all of it was sent
+    finally:
+        session.close()

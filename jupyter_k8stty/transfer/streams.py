@@ -18,11 +18,14 @@ from ..exec.protocol import STDOUT_CHANNEL, V5_PROTOCOL
 from ..exec.session import ExecSession
 from .pod_side import PodSide
 
-__all__ = ["STREAM_CHUNK", "Cancelled", "OutputPipe", "SessionWriter", "require_v5", "split_path",
-           "watch_receiver"]
+__all__ = ["EXIT_GRACE", "STREAM_CHUNK", "Cancelled", "OutputPipe", "SessionWriter", "require_v5",
+           "send_archive", "split_path", "watch_receiver"]
 
 #: Bytes handed to the session per write (tar stream buffer size).
 STREAM_CHUNK: int = 256 * 1024
+
+#: Seconds to wait for the pod side's exit status once sending the archive failed.
+EXIT_GRACE: float = 10.0
 
 
 class Cancelled(Exception):
@@ -47,6 +50,28 @@ def require_v5(session: ExecSession, what: str) -> None:
     if session.protocol != V5_PROTOCOL:
         raise StreamError(f"{what} needs exec protocol v5 (Kubernetes 1.30+) to close stdin; "
                           f"the API server only speaks {session.protocol}")
+
+
+def send_archive(session: ExecSession, write: Callable[[], None], *,
+                 grace: float = EXIT_GRACE) -> None:
+    """Call ``write`` (it streams the archive into the pod's stdin), then close stdin.
+
+    ``tar -x`` may exit as soon as it has read the end-of-archive blocks, before the
+    archive's last padding or the close of stdin arrives; the API server then ends the
+    stream and sending fails, possibly a moment before the exit status is read. So a
+    failed send is only an error when the command has not exited within ``grace``
+    seconds; otherwise the caller judges its exit code.
+
+    Raises:
+        StreamError: sending failed and the command did not exit.
+    """
+    try:
+        write()
+        session.close_stdin()
+    except StreamError:
+        session.wait(grace)
+        if session.status != "exited":
+            raise
 
 
 def watch_receiver(session: ExecSession, side: PodSide) -> None:

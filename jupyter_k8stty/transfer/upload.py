@@ -11,19 +11,15 @@ from typing import BinaryIO
 
 from typing_extensions import Unpack
 
-from ..errors import ArgumentError, StreamError
+from ..errors import ArgumentError
 from ..exec.checks import check_text
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget, TargetArgs
 from .pod_side import READY_AS, READY_INTO, RECEIVE_SCRIPT, PodSide, failure
 from .progress import ProgressCallback, finish, progress_callback
-from .streams import STREAM_CHUNK, SessionWriter, require_v5, watch_receiver
+from .streams import STREAM_CHUNK, SessionWriter, require_v5, send_archive, watch_receiver
 
 __all__ = ["STREAM_CHUNK", "copy_to"]
-
-#: Seconds to wait for the pod side's exit status once the archive is sent or refused.
-_EXIT_GRACE = 10.0
-
 
 class _CountingReader:
     """Wraps a local file and reports progress as ``tarfile`` reads it."""
@@ -131,7 +127,7 @@ def copy_to(
             if report is not None:
                 report(sent, total)
 
-        _send_archive(session, side, entries, top, advance)
+        _send_archive(session, entries, top, advance)
         code = session.wait()
         if code != 0:
             raise failure(session, side, "copying")
@@ -143,29 +139,18 @@ def copy_to(
     return sent
 
 
-def _send_archive(session: ExecSession, side: PodSide, entries: list[tuple[Path, str]], top: str,
+def _send_archive(session: ExecSession, entries: list[tuple[Path, str]], top: str,
                   advance: Callable[[int], None]) -> None:
     """Stream the archive of ``entries`` (named under ``top``) to ``tar -x``, then close stdin."""
-    try:
-        writer = SessionWriter(session)
+
+    def write() -> None:
         # typeshed wants an IO object; tarfile's stream mode only calls write() and flush().
-        with tarfile.open(fileobj=writer, mode="w|", bufsize=STREAM_CHUNK) as archive:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=SessionWriter(session), mode="w|",  # type: ignore[call-overload]
+                          bufsize=STREAM_CHUNK) as archive:
             for path, rel in entries:
                 _add(archive, path, f"{top}/{rel}" if rel else top, advance)
-    except StreamError:
-        # tar in the pod stopped reading: it failed, or (exit 0) it saw the end of the
-        # archive before the last padding arrived.
-        session.wait(_EXIT_GRACE)
-        if session.status != "exited":
-            raise
-        if session.exit_code != 0:
-            raise failure(session, side, "copying") from None
-    try:
-        session.close_stdin()
-    except StreamError:
-        # tar may already have exited after the end-of-archive blocks.
-        if session.wait(_EXIT_GRACE) is None and not session.done:
-            raise
+
+    send_archive(session, write)
 
 
 def _add(archive: tarfile.TarFile, path: Path, arcname: str, advance: Callable[[int], None]) -> None:

@@ -29,7 +29,7 @@ from ..exec.checks import check_text
 from ..exec.session import ExecSession
 from ..exec.target import ExecTarget
 from ..transfer.pod_side import READY_AS, READY_INTO, RECEIVE_SCRIPT, PodSide, failure
-from ..transfer.streams import Cancelled, SessionWriter, require_v5, watch_receiver
+from ..transfer.streams import Cancelled, SessionWriter, require_v5, send_archive, watch_receiver
 from .messages import SendFn
 from .transfer_job import TransferJob
 
@@ -208,20 +208,11 @@ class Upload(TransferJob):
             session.wait(5)
             raise failure(session, side, f"uploading into {self.dest}")
         try:
-            self._write_archive(session)
+            send_archive(session, lambda: self._write_archive(session))
         except StreamError:
             if self.cancelled:
                 raise Cancelled(self.cancelled) from None
-            # tar in the pod stopped reading: it failed (no space, permission denied)
-            session.wait(10)
-            if session.status == "exited" and session.exit_code != 0:
-                raise failure(session, side, f"uploading into {self.dest}") from None
             raise
-        try:
-            session.close_stdin()
-        except StreamError:
-            if not session.done:
-                raise
         if session.wait(POD_TIMEOUT) != 0:
             raise failure(session, side, f"uploading into {self.dest}")
 
