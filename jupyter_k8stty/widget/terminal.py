@@ -48,6 +48,7 @@ from .comm_routing import keep_frontend_routing
 from .connection import Connection, where_label
 from .expect import ExpectCursor
 from .options import check_options, check_size
+from .quiet_status import forget_comm, quiet_comm
 from .reconnect import Backoff
 from .recording import RecordingTap
 from .session_modes import debug_mode, terminal_mode
@@ -182,6 +183,7 @@ class Terminal(TerminalCapture):
         self._bridge: Bridge | None = None
         super().__init__(rows=rows, options=options, _where=where_label(exec_target))
         keep_frontend_routing(self.comm)
+        quiet_comm(self.comm)
         label = str(exec_target)
         self._bridge = Bridge(self._send_message, name=label, on_orphaned=self._close_orphaned,
                               orphan_grace=self.orphan_grace, on_redraw=self._redraw)
@@ -368,6 +370,7 @@ class Terminal(TerminalCapture):
                     self._bridge.close()
                 self.stop_recording()
                 cells.forget(self)
+                forget_comm(getattr(self.comm, "comm_id", None))
         try:
             super().close()
         except Exception:

@@ -63,6 +63,8 @@ class Frontend:
         self.km, self.kc = start_new_kernel(kernel_name="python3", startup_timeout=60)
         self.comms: dict[str, Comm] = {}
         self.streams: list[str] = []  # stdout/stderr/error text the kernel published
+        #: ``execution_state`` of every status message, by the msg_id it answers.
+        self.statuses: dict[str, list[str]] = {}
 
     def shutdown(self) -> None:
         self.kc.stop_channels()
@@ -107,6 +109,9 @@ class Frontend:
             comm = self.comms.get(content["comm_id"])
             if comm is not None:
                 comm.closed = True
+        elif kind == "status":
+            parent = msg.get("parent_header", {}).get("msg_id")
+            self.statuses.setdefault(parent, []).append(content["execution_state"])
         elif kind == "stream":
             self.streams.append(content["text"])
         elif kind == "error":
@@ -186,12 +191,14 @@ class Frontend:
         comm_id = self.eval(f"{variable}.comm.comm_id")
         return self.wait_for(lambda: self.comms.get(comm_id), what=f"comm_open of {variable}")
 
-    def send_comm(self, comm: Comm, data: dict, buffers: list[bytes] | None = None) -> None:
+    def send_comm(self, comm: Comm, data: dict, buffers: list[bytes] | None = None) -> str:
+        """Send a comm message; return its msg_id."""
         msg = self.kc.session.msg("comm_msg", {"comm_id": comm.comm_id, "data": data})
         self.kc.session.send(self.kc.shell_channel.socket, msg, buffers=buffers or [])
+        return msg["header"]["msg_id"]
 
-    def send_custom(self, comm: Comm, content: dict, buffers: list[bytes] | None = None) -> None:
-        self.send_comm(comm, {"method": "custom", "content": content}, buffers)
+    def send_custom(self, comm: Comm, content: dict, buffers: list[bytes] | None = None) -> str:
+        return self.send_comm(comm, {"method": "custom", "content": content}, buffers)
 
     def send_update(self, comm: Comm, state: dict) -> None:
         self.send_comm(comm, {"method": "update", "state": state, "buffer_paths": []})

@@ -363,3 +363,29 @@ def test_missing_pod_is_an_error_without_traceback(fe):
     assert fe.eval("bad.status, bad.exit_code") == ("error", None)
     assert not any("Traceback" in text for text in fe.streams[before:])
     assert not [n for n in fe.eval("k8stty_threads()") if n.startswith(("k8stty-reader", "k8stty-connect"))]
+
+
+def test_keystrokes_publish_no_busy_status_and_other_messages_keep_theirs(fe):
+    # A busy status per key flipped the notebook's kernel indicator on every keystroke
+    # and made the page redraw just before the echo; the idle status stays, since
+    # frontends dispose of a comm message's bookkeeping when it arrives.
+    comm = open_terminal(fe, "tq")
+    sent = fe.send_custom(comm, {"type": "input"}, [b"echo keys-$((1+1))\n"])
+    fe.expect_output(comm, b"keys-2")
+    fe.wait_for(lambda: "idle" in fe.statuses.get(sent, []), what="the idle of the keystroke")
+    assert fe.statuses[sent] == ["idle"], fe.statuses[sent]
+
+    fe.execute("import ipywidgets; slider = ipywidgets.IntSlider()")
+    slider_id = fe.eval("slider.comm.comm_id")
+    slider = fe.wait_for(lambda: fe.comms.get(slider_id), what="the slider's comm")
+    update = fe.send_comm(slider, {"method": "update", "state": {"value": 3}, "buffer_paths": []})
+    fe.wait_for(lambda: "idle" in fe.statuses.get(update, []), what="the idle of the slider's update")
+    assert fe.statuses[update] == ["busy", "idle"]
+    run = fe.kc.execute("1 + 1")
+    fe.wait_for(lambda: "idle" in fe.statuses.get(run, []), what="the idle of a cell")
+    assert fe.statuses[run] == ["busy", "idle"]
+
+    fe.execute("from jupyter_k8stty.widget.quiet_status import quiet_comm_ids")
+    assert fe.eval(f"{comm.comm_id!r} in quiet_comm_ids()")
+    fe.execute("tq.close()")
+    assert not fe.eval(f"{comm.comm_id!r} in quiet_comm_ids()")
