@@ -8,11 +8,13 @@ reach the browser just ahead of the key's echo, and the page redraws for them: t
 then waits for the next animation frame (measured in ``docs/benchmarks.md``, echo hop by
 hop).
 
-For the comm messages of open terminals only, the ``busy`` status is left out. The
-``idle`` status is still sent: frontends dispose of a comm message's bookkeeping when its
+For the streaming messages of open terminals only (keys, acknowledgements of output,
+upload data, download acknowledgements: :data:`QUIET_TYPES`), the ``busy`` status is left
+out. The ``idle`` status is still sent: frontends dispose of a comm message's bookkeeping when its
 ``idle`` arrives (``KernelFutureHandler`` in ``@jupyterlab/services``), and an ``idle``
 while the kernel is already idle changes nothing on the page. Every other message keeps
-both statuses. ipykernel has no public hook for this; the kernel's ``_publish_status``
+both statuses (the view resends ``ready`` and ``bundle`` until it sees a status for them,
+see ``js/src/send.js``). ipykernel has no public hook for this; the kernel's ``_publish_status``
 (the same signature from ipykernel 6.0 to 7.x) is wrapped, and anything unexpected falls
 back to publishing the status as before.
 """
@@ -23,9 +25,12 @@ import logging
 import threading
 from typing import Any
 
-__all__ = ["forget_comm", "quiet_comm", "quiet_comm_ids"]
+__all__ = ["QUIET_TYPES", "forget_comm", "quiet_comm", "quiet_comm_ids"]
 
 log = logging.getLogger(__name__)
+
+#: The view's messages that come once per keystroke or per chunk of a stream.
+QUIET_TYPES = frozenset({"input", "ack", "upload-data", "download-ack"})
 
 _lock = threading.Lock()
 _quiet: set[str] = set()
@@ -88,8 +93,9 @@ def _install(kernel: Any) -> bool:
 
 def _is_quiet(parent: Any) -> bool:
     try:
-        if parent["header"]["msg_type"] != "comm_msg":
+        if parent["header"]["msg_type"] != "comm_msg" or parent["content"]["comm_id"] not in _quiet:
             return False
-        return parent["content"]["comm_id"] in _quiet
+        data = parent["content"]["data"]
+        return data["method"] == "custom" and data["content"]["type"] in QUIET_TYPES
     except Exception:  # not the message shape this expects: keep the status
         return False

@@ -158,6 +158,33 @@ def test_keystrokes_flow_while_another_cell_runs(open_notebook):
     nb.wait_cell_done(2, timeout=SLEEP_SECONDS + CELL_TIMEOUT)
 
 
+#: Records every favicon JupyterLab shows: it switches to a "busy" icon while the kernel is busy.
+WATCH_FAVICON = """() => {
+  window.k8sttyIcons = [];
+  const note = () => document.querySelectorAll('link[rel="icon"]').forEach(
+    (link) => window.k8sttyIcons.push(link.getAttribute("href") || ""));
+  new MutationObserver(note).observe(document.head, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def test_typing_does_not_flash_the_kernel_busy(open_notebook):
+    # Each key is one comm message; a busy status for each used to flip the kernel
+    # indicator and the tab's favicon on every keystroke.
+    nb, term = start_terminal(open_notebook, "import time\ntime.sleep(1)")
+    nb.page.evaluate(WATCH_FAVICON)
+    term.focus()
+    term.type("echo typed-$((20+3))\n")
+    term.wait_for(r"^typed-23$")
+    wait_prompt(term)
+    time.sleep(1)  # an acknowledgement of the echo leaves up to half a second later
+    icons = nb.page.evaluate("window.k8sttyIcons")
+    assert not [icon for icon in icons if "busy" in icon], icons
+    # The probe sees a busy kernel: a cell that sleeps shows the busy favicon.
+    nb.run_and_wait(2)
+    icons = nb.page.evaluate("window.k8sttyIcons")
+    assert [icon for icon in icons if "busy" in icon], icons
+
+
 @pytest.fixture
 def comms_without_subshells(lab_server):
     """JupyterLab sending widget messages on the main shell channel, as before kernel subshells."""

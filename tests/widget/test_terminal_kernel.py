@@ -374,6 +374,9 @@ def test_keystrokes_publish_no_busy_status_and_other_messages_keep_theirs(fe):
     fe.expect_output(comm, b"keys-2")
     fe.wait_for(lambda: "idle" in fe.statuses.get(sent, []), what="the idle of the keystroke")
     assert fe.statuses[sent] == ["idle"], fe.statuses[sent]
+    ready = fe.send_custom(comm, {"type": "ready", "view": new_view_id()})
+    fe.wait_for(lambda: "idle" in fe.statuses.get(ready, []), what="the idle of ready")
+    assert fe.statuses[ready] == ["busy", "idle"]  # the view resends it until the kernel starts on it
 
     fe.execute("import ipywidgets; slider = ipywidgets.IntSlider()")
     slider_id = fe.eval("slider.comm.comm_id")
