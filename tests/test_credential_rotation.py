@@ -93,3 +93,33 @@ def test_exec_plugin_terminal_after_two_rotations_and_reconnect(rotating, tmp_pa
     fresh.expect(rb"again-42")
     again.close()
     assert run("demo", ["true"], kubeconfig=kubeconfig).exit_code == 0
+
+
+def test_a_token_revoked_before_its_expiry_runs_the_plugin_again(tmp_path):
+    # The plugin's credential says it is good for an hour; the cluster revokes it after a
+    # minute. client-go runs the plugin again on the 401, so kubectl carries on: so must we.
+    with Sandbox(pods=[PodSpec("demo")]) as sb:
+        rotator = sb.rotating_tokens("notebook-sa", ["get pods", "list pods", "create pods/exec"],
+                                     lifetime=3600, folder=tmp_path / "plugin")
+        kubeconfig = rotator.write_plugin_kubeconfig(tmp_path / "plugin-kubeconfig")
+        assert run("demo", ["true"], kubeconfig=kubeconfig).exit_code == 0
+        rotator.revoke()
+        # A lookup, then the exec websocket: the lookup's 401 renews the credentials.
+        assert run("demo", ["echo", "renewed"], kubeconfig=kubeconfig).stdout == b"renewed\n"
+
+        # The exec websocket's own 401 (revoked between the lookup and the upgrade).
+        from jupyter_k8stty import ExecTarget
+        from jupyter_k8stty.exec.connect import open_exec_websocket
+
+        cluster = ExecTarget("demo", kubeconfig=kubeconfig).cluster()
+        rotator.revoke()
+        ws = open_exec_websocket(cluster, "default", "demo", ["true"], tty=False, stdin=False)
+        ws.close()
+
+        # A plugin that keeps handing out the revoked token: the 401 stands, said plainly.
+        stuck = rotator.token
+        sb.policy.revoke_token(stuck)
+        with pytest.raises(ApiError) as info:
+            run("demo", ["true"], kubeconfig=kubeconfig)
+        assert info.value.status == 401
+        assert stuck not in str(info.value)

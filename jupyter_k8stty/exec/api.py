@@ -14,7 +14,7 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import urllib3
@@ -92,9 +92,22 @@ def _api_client(cluster: ClusterConfig) -> k8s_client.ApiClient:
         configuration = copy.copy(cluster.configuration)
         # Fail fast on an unreachable server: no silent connect retries.
         configuration.retries = urllib3.Retry(total=2, connect=0, read=0, redirect=2, status=0)
+        # Credentials come from the cluster's configuration, whose source may be run again
+        # (ClusterConfig.renew_credentials): never from what this copy held when made.
+        configuration.refresh_api_key_hook = _follow_credentials(cluster.configuration)
         api = k8s_client.ApiClient(configuration)
         _clients[key] = (cluster, api)
         return api
+
+
+def _follow_credentials(original: k8s_client.Configuration) -> Callable[[k8s_client.Configuration], None]:
+    def refresh(configuration: k8s_client.Configuration) -> None:
+        hook = original.refresh_api_key_hook
+        if hook is not None:
+            hook(original)
+        configuration.api_key = original.api_key
+
+    return refresh
 
 
 def release_connections(cluster: ClusterConfig) -> None:
@@ -168,6 +181,17 @@ def api_request(
     """
     if method not in _METHODS:
         raise ValueError(f"unsupported method {method!r}")
+    args = (cluster, method, path, query, body, content_type, headers, connect_timeout, read_timeout)
+    status, parsed, used = _send(*args)
+    if status == 401 and cluster.renew_credentials(used):  # revoked early: the new ones may do
+        status, parsed, _ = _send(*args)
+    return status, parsed
+
+
+def _send(cluster: ClusterConfig, method: str, path: str, query: list[tuple[str, str]] | None,
+          body: Any, content_type: str, headers: Headers, connect_timeout: float,
+          read_timeout: float) -> tuple[int, Any, str]:
+    """Send one request; return the status, the parsed answer and the credentials' stamp."""
     api = _api_client(cluster)
     try:
         method, url, header_params, _, _ = api.param_serialize(
@@ -177,6 +201,7 @@ def api_request(
             header_params={"Accept": "application/json"},
             auth_settings=["BearerToken"],
         )
+        used = cluster.credentials_stamp()  # after auth_settings() ran the refresh hook
         # param_serialize turns headers into a plain dict; Impersonate-Group may repeat.
         all_headers = HTTPHeaderDict(header_params)
         for name, value in headers:
@@ -203,7 +228,7 @@ def api_request(
         parsed = json.loads(response.data) if response.data else None
     except ValueError:
         parsed = None
-    return response.status, parsed
+    return response.status, parsed, used
 
 
 def _reason(exc: BaseException) -> str:

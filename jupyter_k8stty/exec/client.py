@@ -8,9 +8,12 @@ picks the source, caches the result and turns loader failures into
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
@@ -18,6 +21,10 @@ from kubernetes import config as k8s_config
 from ..errors import ConfigError
 
 _SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+log = logging.getLogger(__name__)
+
+_renew_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,41 @@ class ClusterConfig:
     configuration: k8s_client.Configuration
     namespace: str
     context: str
+    #: Runs the credential source again into :attr:`configuration` (see :meth:`renew_credentials`).
+    renew: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def server(self) -> str:
         """The API server's URL (never secret)."""
         return self.configuration.host
+
+    def credentials_stamp(self) -> str:
+        """Return a digest that changes when the credentials do (it reveals nothing of them)."""
+        c = self.configuration
+        held = (sorted(c.api_key.items()), c.cert_file, c.key_file, c.username, c.password)
+        return hashlib.sha256(repr(held).encode()).hexdigest()
+
+    def renew_credentials(self, used: str) -> bool:
+        """After a 401, run the credential source again; return whether a retry may succeed.
+
+        ``used`` is :meth:`credentials_stamp` as the refused request carried them. An exec
+        plugin runs again even before its ``expirationTimestamp`` (the server may revoke a
+        token early; client-go's exec authenticator does the same on a 401); kubeconfig
+        files and the service-account token file are read again. ``True`` when the
+        credentials now differ from ``used`` (another thread may have renewed them).
+        """
+        with _renew_lock:
+            if self.credentials_stamp() != used:
+                return True
+            if self.renew is None:
+                return False
+            try:
+                self.renew()
+            except Exception as exc:  # the plugin failed: the 401 stands
+                log.debug("renewing the credentials of context %s failed: %s", self.context,
+                          type(exc).__name__)
+                return False
+            return self.credentials_stamp() != used
 
 
 _cache: dict[tuple, ClusterConfig] = {}
@@ -133,7 +170,12 @@ def _load_kubeconfig(files: list[str], context: str | None) -> ClusterConfig:
             f"cannot load context {chosen['name']!r} from {joined}: {_first_line(exc)}"
         ) from None
     namespace = (chosen.get("context") or {}).get("namespace") or "default"
-    return ClusterConfig(configuration, namespace, chosen["name"])
+
+    def renew() -> None:
+        k8s_config.load_kube_config(config_file=joined, context=chosen["name"],
+                                    client_configuration=configuration, persist_config=False)
+
+    return ClusterConfig(configuration, namespace, chosen["name"], renew)
 
 
 def _first_current_context(files: list[str]) -> str | None:
@@ -164,7 +206,8 @@ def _load_in_cluster() -> ClusterConfig:
     # The projected token rotates (hourly by default); the loader re-reads it only once a
     # minute. Re-read it whenever the file changes instead, so every request and every
     # new session carries the current token, in kernels that live for days.
-    configuration.refresh_api_key_hook = _TokenFile(os.path.join(folder, "token"))  # type: ignore[assignment]
+    token_file = _TokenFile(os.path.join(folder, "token"))
+    configuration.refresh_api_key_hook = token_file  # type: ignore[assignment]
     # client-go's order: POD_NAMESPACE, then the service account's namespace file.
     namespace = os.environ.get("POD_NAMESPACE", "").strip()
     if not namespace:
@@ -173,7 +216,7 @@ def _load_in_cluster() -> ClusterConfig:
                 namespace = f.read().strip() or "default"
         except OSError:
             namespace = "default"
-    return ClusterConfig(configuration, namespace, "in-cluster")
+    return ClusterConfig(configuration, namespace, "in-cluster", lambda: token_file.reread(configuration))
 
 
 class _TokenFile:
@@ -189,6 +232,12 @@ class _TokenFile:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int, int] | None = None
         self._token: str | None = None
+
+    def reread(self, configuration: k8s_client.Configuration) -> None:
+        """Read the file now, changed or not, into ``configuration``."""
+        with self._lock:
+            self._stamp = None
+        self(configuration)
 
     def __call__(self, configuration: k8s_client.Configuration) -> None:
         try:

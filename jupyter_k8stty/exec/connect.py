@@ -200,27 +200,54 @@ def open_exec_websocket(
     else:
         url = exec_url(configuration.host, namespace, pod, command, container=container,
                        tty=tty, stdin=stdin)
+    where = f"pod {namespace}/{pod}"
+    subresource = "exec" if command is not None else "attach"
+    try:
+        return _handshake(cluster, url, where, headers, connect_timeout, deadline)
+    except _Refused as refused:
+        if refused.status_code != 401 or not cluster.renew_credentials(refused.used):
+            raise _refusal(refused.exc, cluster, where, subresource) from None
+    # Revoked before its expiry: the credential source ran again and gave new credentials.
+    try:
+        return _handshake(cluster, url, where, headers, connect_timeout, deadline)
+    except _Refused as refused:
+        raise _refusal(refused.exc, cluster, where, subresource) from None
+
+
+class _Refused(Exception):
+    """The server answered the upgrade with an HTTP error, to these credentials."""
+
+    def __init__(self, exc: websocket.WebSocketBadStatusException, used: str):
+        super().__init__(exc.status_code)
+        self.exc, self.used, self.status_code = exc, used, exc.status_code
+
+
+def _handshake(cluster: ClusterConfig, url: str, where: str, headers: Headers,
+               connect_timeout: float, deadline: float | None) -> websocket.WebSocket:
+    """Connect once; raise :class:`_Refused` on an HTTP refusal, :class:`ApiError` else."""
+    configuration = cluster.configuration
     timeout = connect_timeout
     if deadline is not None:
         timeout = min(timeout, deadline - time.monotonic())
         if timeout <= 0:
-            raise ApiError(f"timed out before connecting to pod {namespace}/{pod}", status=None)
+            raise ApiError(f"timed out before connecting to {where}", status=None)
     ws = websocket.WebSocket(
         sslopt=_ssl_options(configuration, url),
         skip_utf8_validation=True,  # frames are binary; never validate text on the hot path
         enable_multithread=True,  # serialises sends: stdin, resize, pings and pongs share it
     )
+    auth = _auth_headers(configuration)
+    used = cluster.credentials_stamp()  # after _auth_headers ran the refresh hook
     options: dict = {
-        "header": _auth_headers(configuration) + [f"{name}: {value}" for name, value in headers],
+        "header": auth + [f"{name}: {value}" for name, value in headers],
         "subprotocols": list(CLIENT_PROTOCOLS),
         "timeout": timeout,
     }
     options.update(_proxy_options(configuration))
-    where = f"pod {namespace}/{pod}"
     try:
         ws.connect(url, **options)
     except websocket.WebSocketBadStatusException as exc:
-        raise _refusal(exc, cluster, where, "exec" if command is not None else "attach") from None
+        raise _Refused(exc, used) from None
     except ssl.SSLCertVerificationError as exc:
         raise ApiError(
             f"TLS verification of the API server {configuration.host} failed: "

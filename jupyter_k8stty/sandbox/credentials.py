@@ -78,6 +78,11 @@ class TokenRotator:
             "token": token, "expirationTimestamp": stamp.strftime("%Y-%m-%dT%H:%M:%SZ")}))
         return token
 
+    def revoke(self) -> str:
+        """Refuse the current token before its expiry and publish a new one; return the new one."""
+        self.sandbox.policy.revoke_token(self.token)
+        return self.rotate()
+
     def start(self, period: float) -> TokenRotator:
         """Rotate every ``period`` seconds on a daemon thread until :meth:`stop`; returns ``self``."""
         def loop() -> None:

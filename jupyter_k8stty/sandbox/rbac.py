@@ -237,6 +237,16 @@ class Policy:
                 self._expiry[token] = expires
             self._rules.setdefault(name, frozenset())
 
+    def revoke_token(self, token: str) -> None:
+        """Refuse ``token`` from now on (401), whatever expiry it was given.
+
+        As a cluster does for a deleted service account's token or a revoked OIDC
+        session: the client's credential still says it is valid.
+        """
+        with self._lock:
+            if token in self._tokens:
+                self._expiry[token] = time.time()
+
     def add_user(self, name: str, allow: Iterable[str] = (), groups: Iterable[str] = ()) -> str:
         """Create a token for user ``name`` in ``groups``, allowed ``allow``; return the token.
 
