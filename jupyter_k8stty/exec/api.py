@@ -94,7 +94,7 @@ def _api_client(cluster: ClusterConfig) -> k8s_client.ApiClient:
         configuration.retries = urllib3.Retry(total=2, connect=0, read=0, redirect=2, status=0)
         # Credentials come from the cluster's configuration, whose source may be run again
         # (ClusterConfig.renew_credentials): never from what this copy held when made.
-        configuration.refresh_api_key_hook = _follow_credentials(cluster.configuration)
+        configuration.refresh_api_key_hook = _follow_credentials(cluster.configuration)  # type: ignore[assignment]
         api = k8s_client.ApiClient(configuration)
         _clients[key] = (cluster, api)
         return api

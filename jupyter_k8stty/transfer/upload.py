@@ -21,6 +21,7 @@ from .streams import STREAM_CHUNK, SessionWriter, require_v5, send_archive, watc
 
 __all__ = ["STREAM_CHUNK", "copy_to"]
 
+
 class _CountingReader:
     """Wraps a local file and reports progress as ``tarfile`` reads it."""
 
