@@ -195,5 +195,5 @@ def test_a_name_with_dashes_is_listed_under_its_whole_name(fresh_sandbox, names)
     session.close()
     (found,) = listed(kubeconfig, label)
     assert found.label == label and found.name == session_name(label)
-    assert found.user == session_name(label)[len("k8stty-"):-len(label) - 1]
+    assert session_name(label, user=found.user) == found.name
 

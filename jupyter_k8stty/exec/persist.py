@@ -2,7 +2,9 @@
 
 A terminal opened with ``persist=NAME`` does not exec the shell itself but a small
 ``sh`` script (:func:`persist_command`) that attaches to a session manager session
-named after the user and ``NAME`` (``k8stty-jane-work``), creating it on first use.
+named after the user and ``NAME`` (``k8stty-jane-work``; a ``-`` in the user's name is
+doubled, ``k8stty-jane--doe-work``, so that no two users' sessions share a name), creating
+it on first use.
 When the exec stream ends (a dropped connection, a page reload, a kernel restart), only
 the attached client dies; the session, its programs and its scrollback stay in the
 container, and the next terminal with the same name attaches to them.
@@ -47,6 +49,7 @@ __all__ = [
     "persist_command",
     "session_name",
     "sessions",
+    "split_session_name",
 ]
 
 #: The tmux socket name (``tmux -L``): a server of our own, apart from the user's.
@@ -185,6 +188,10 @@ def current_user() -> str:
             user = getpass.getuser()
         except Exception:  # no name for this uid (a container's arbitrary uid)
             user = f"uid{os.getuid()}"
+    return _safe_user(user)
+
+
+def _safe_user(user: str) -> str:
     return _UNSAFE.sub("_", user).strip("_") or "user"
 
 
@@ -192,17 +199,43 @@ def session_name(name: str | bool | None = None, *, user: str | None = None) -> 
     """Return the session manager's session name for ``name``: ``k8stty-USER-NAME``.
 
     ``None``, ``True`` or ``""`` stand for ``default``. ``NAME`` may hold letters,
-    digits, ``_`` and ``-`` (tmux reserves ``.`` and ``:``).
+    digits, ``_`` and ``-`` (tmux reserves ``.`` and ``:``), and starts with a letter,
+    digit or ``_``. A ``-`` in USER is doubled, so that the name tells user and NAME
+    apart (:func:`split_session_name`): ``jane`` and ``jane-doe`` never share a session.
 
     Raises:
         ArgumentError: ``name`` is not such a string.
     """
     if name is None or name is True or name == "":
         name = "default"
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name) or len(name) > MAX_NAME:
+    if (not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]*", name)
+            or len(name) > MAX_NAME):
         raise ArgumentError(f"a persistent session name is up to {MAX_NAME} letters, digits, "
-                            f"'_' or '-', got {name!r}")
-    return f"{SESSION_PREFIX}{user or current_user()}-{name}"
+                            f"'_' or '-' (not first), got {name!r}")
+    owner = _safe_user(user) if user is not None else current_user()
+    return f"{SESSION_PREFIX}{owner.replace('-', '--')}-{name}"
+
+
+def split_session_name(name: str) -> tuple[str, str] | None:
+    """Return ``(user, NAME)`` of a :func:`session_name`, or ``None`` if it is not one.
+
+    >>> split_session_name("k8stty-jane--doe-my-work")
+    ('jane-doe', 'my-work')
+    """
+    if not name.startswith(SESSION_PREFIX):
+        return None
+    rest, user, i = name[len(SESSION_PREFIX):], [], 0
+    while i < len(rest):
+        if rest[i] != "-":
+            user.append(rest[i])
+            i += 1
+        elif rest.startswith("--", i):  # a "-" of the user's name
+            user.append("-")
+            i += 2
+        else:
+            label = rest[i + 1:]
+            return ("".join(user), label) if user and label else None
+    return None
 
 
 def persist_command(name: str, command: list[str] | None = None) -> list[str]:
@@ -233,29 +266,18 @@ class PersistentSession:
     created: datetime.datetime | None = None
     activity: datetime.datetime | None = None
     target: ExecTarget = field(default_factory=ExecTarget, repr=False, compare=False)
-    #: The user, when :func:`sessions` knew whose sessions it listed (both the user and
-    #: NAME may hold "-": ``k8stty-jane-my-work`` alone does not tell).
-    owner: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def user(self) -> str:
-        """The user part of :attr:`name` (``jane`` in ``k8stty-jane-work``).
-
-        Listed with ``user="*"``, a name whose NAME holds ``-`` is split at its last ``-``.
-        """
-        if self.owner is not None:
-            return self.owner
-        return self.name[len(SESSION_PREFIX):].rpartition("-")[0]
+        """The user part of :attr:`name` (``jane-doe`` in ``k8stty-jane--doe-work``)."""
+        parts = split_session_name(self.name)
+        return parts[0] if parts else ""
 
     @property
     def label(self) -> str:
-        """The ``NAME`` given to ``persist=`` (``work`` in ``k8stty-jane-work``).
-
-        ``my-work`` in ``k8stty-jane-my-work`` when listed as jane's; with ``user="*"``, ``work``.
-        """
-        if self.owner is not None:
-            return self.name[len(SESSION_PREFIX) + len(self.owner) + 1:]
-        return self.name.rpartition("-")[2]
+        """The ``NAME`` given to ``persist=`` (``my-work`` in ``k8stty-jane-my-work``)."""
+        parts = split_session_name(self.name)
+        return parts[1] if parts else self.name[len(SESSION_PREFIX):]
 
     def end(self) -> None:
         """End the session: its shell and programs get SIGHUP; attached terminals see it exit.
@@ -323,7 +345,6 @@ def sessions(target: ExecTarget | str | None = None, *, user: str | None = None,
               if exec_target.spans_pods else exec_target)
     found = parse_sessions(result.stdout.decode("utf-8", "replace"), pinned)
     if user != "*":
-        owner = user or current_user()
-        prefix = f"{SESSION_PREFIX}{owner}-"
-        found = [dataclasses.replace(s, owner=owner) for s in found if s.name.startswith(prefix)]
+        owner = _safe_user(user) if user else current_user()
+        found = [s for s in found if s.user == owner]
     return found
