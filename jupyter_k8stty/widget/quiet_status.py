@@ -9,25 +9,23 @@ then waits for the next animation frame (measured in ``docs/benchmarks.md``, ech
 hop).
 
 For the streaming messages of open terminals only (keys, acknowledgements of output,
-upload data, download acknowledgements: :data:`QUIET_TYPES`), the ``busy`` status is left
-out. The ``idle`` status is still sent: frontends dispose of a comm message's bookkeeping when its
-``idle`` arrives (``KernelFutureHandler`` in ``@jupyterlab/services``), and an ``idle``
-while the kernel is already idle changes nothing on the page. Every other message keeps
-both statuses (the view resends ``ready`` and ``bundle`` until it sees a status for them,
-see ``js/src/send.js``). ipykernel has no public hook for this; the kernel's ``_publish_status``
-(the same signature from ipykernel 6.0 to 7.x) is wrapped, and anything unexpected falls
-back to publishing the status as before.
+upload data, download acknowledgements: :data:`QUIET_TYPES`), the ``busy`` status is
+left out. The ``idle`` status is still sent: frontends dispose of a comm message's
+bookkeeping when its ``idle`` arrives (``KernelFutureHandler`` in
+``@jupyterlab/services``), and an ``idle`` while the kernel is already idle changes
+nothing on the page. Every other message keeps both statuses (the view resends
+``ready`` and ``bundle`` until it sees a status for them, see ``js/src/send.js``).
+ipykernel has no public hook for this; the kernel's ``_publish_status`` (the same
+signature from ipykernel 6.0 to 7.x) is wrapped, and anything unexpected falls back to
+publishing the status as before.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
 __all__ = ["QUIET_TYPES", "forget_comm", "quiet_comm", "quiet_comm_ids"]
-
-log = logging.getLogger(__name__)
 
 #: The view's messages that come once per keystroke or per chunk of a stream.
 QUIET_TYPES = frozenset({"input", "ack", "upload-data", "download-ack"})
