@@ -57,6 +57,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         print(f"jupyter-k8stty sandbox: {problem}", file=sys.stderr)
         return 1
     from jupyter_k8stty.sandbox import Sandbox
+    from jupyter_k8stty.sandbox.control import ControlServer, serve_control
     from jupyter_k8stty.sandbox.faults import parse_fault
     from jupyter_k8stty.sandbox.kubeconfig import default_kubeconfig_path
     from jupyter_k8stty.sandbox.pods import load_pods
@@ -80,6 +81,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     sandbox = Sandbox(host=args.host, port=args.port, pods=pods,
                       kubeconfig_path=args.kubeconfig or default_kubeconfig_path())
+    control: ControlServer | None = None
     try:
         try:
             sandbox.start()
@@ -89,10 +91,13 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             return 1
         for kind, params in faults:
             sandbox.inject(kind, **params)
+        control = serve_control(sandbox, "jupyter-k8stty sandbox")
         print(f"Sandbox ready: {sandbox.url}  KUBECONFIG={sandbox.kubeconfig_path}", flush=True)
         while not done.wait(1.0):
             pass
     finally:
+        if control is not None:
+            control.stop()
         sandbox.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.control import ControlServer
-    from jupyter_k8stty.sandbox.server import Sandbox
 
 #: Seconds JupyterLab may take to answer ``/api/status`` after it starts.
 LAB_START_TIMEOUT = 90.0
@@ -165,17 +164,6 @@ def _end_persistent_shell(kubeconfig: str) -> None:
         print(f"jupyter-k8stty demo: could not end the tour's persistent shell: {exc}", file=sys.stderr)
 
 
-def _serve_control(sandbox: Sandbox) -> ControlServer | None:
-    """Let the tour's kernel restart the sandbox (:mod:`.sandbox.control`); ``None`` if it cannot."""
-    from jupyter_k8stty.sandbox.control import ControlError, ControlServer
-
-    try:
-        return ControlServer(sandbox).start()
-    except (ControlError, OSError) as exc:  # the tour's restart cell will say so; the rest works
-        print(f"jupyter-k8stty demo: the notebook cannot restart the sandbox: {exc}", file=sys.stderr)
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the demo until Ctrl-C or SIGTERM (or JupyterLab exits); return the exit code."""
     from jupyter_k8stty.sandbox import missing_extra
@@ -189,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"jupyter-k8stty demo: {problem}", file=sys.stderr)
         return 1
     from jupyter_k8stty.errors import K8sTTYError
+    from jupyter_k8stty.sandbox.control import serve_control
     from jupyter_k8stty.sandbox.tour_pods import seed, tour_sandbox
 
     workdir = Path(args.dir).expanduser().resolve() if args.dir else _default_dir()
@@ -223,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"jupyter-k8stty demo: cannot start the sandbox: {exc}", file=sys.stderr)
             return 1
         kubeconfig = str(sandbox.kubeconfig_path)
-        control = _serve_control(sandbox)
+        control = serve_control(sandbox, "jupyter-k8stty demo")
         try:
             seed(kubeconfig)
         except K8sTTYError as exc:

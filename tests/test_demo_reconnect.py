@@ -20,8 +20,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from jupyter_k8stty.demo import _serve_control, demo_notebook
-from jupyter_k8stty.sandbox.control import control_path
+from jupyter_k8stty.demo import demo_notebook
+from jupyter_k8stty.sandbox.control import control_path, serve_control
 from jupyter_k8stty.sandbox.tour_pods import tour_sandbox
 
 CELL_TIMEOUT = 60
@@ -68,7 +68,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     workdir = tmp_path_factory.mktemp("demo-reconnect")
     with tour_sandbox(kubeconfig_path=workdir / "sandbox.kubeconfig") as sandbox, \
             pytest.MonkeyPatch.context() as mp:
-        control = _serve_control(sandbox)  # what `jupyter-k8stty demo` does
+        control = serve_control(sandbox, "test")  # what `jupyter-k8stty demo` does
         assert control is not None, "the demo could not serve the control socket"
         try:
             assert control.path == control_path(sandbox.kubeconfig_path)

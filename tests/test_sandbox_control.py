@@ -150,3 +150,26 @@ def test_a_long_kubeconfig_path_gets_a_socket_in_a_private_folder(tmp_path):
     assert path == control_path(deep)  # both sides find the same socket
     folder = path.parent
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.stat().st_uid == os.getuid()
+
+
+def test_the_sandbox_command_serves_a_control_socket_too(tmp_path):
+    # `jupyter-k8stty sandbox`, not only the demo: a notebook against a standalone sandbox
+    # can restart it to watch its terminals reconnect.
+    kubeconfig = tmp_path / "sb.kubeconfig"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_k8stty.cli", "sandbox", "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "Sandbox ready" not in line:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            line = proc.stdout.readline() if proc.stdout else ""
+        assert control_path(kubeconfig).exists()
+        assert restart_sandbox(downtime=0.5, kubeconfig=kubeconfig) >= 0.5
+        assert run("demo", ["echo", "up"], kubeconfig=str(kubeconfig)).stdout == b"up\n"
+        drop_connections(kubeconfig=kubeconfig)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "Sandbox stopped." in out, err
+    assert not control_path(kubeconfig).exists()

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from jupyter_k8stty.sandbox.server import Sandbox
 
 __all__ = ["MAX_DOWNTIME", "ControlError", "ControlServer", "control_path", "drop_connections",
-           "restart_sandbox"]
+           "restart_sandbox", "serve_control"]
 
 #: The longest downtime a restart request may ask for, in seconds.
 MAX_DOWNTIME = 60.0
@@ -256,6 +256,21 @@ class ControlServer:
     def _answer(conn: socket.socket, answer: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps(answer).encode() + b"\n")
+
+
+def serve_control(sandbox: Sandbox, prog: str) -> ControlServer | None:
+    """Start a :class:`ControlServer` for ``sandbox``; ``None`` (said on stderr) if it cannot.
+
+    For the command lines that run a sandbox (``jupyter-k8stty sandbox``, ``demo``):
+    without the socket everything works but :func:`restart_sandbox` and
+    :func:`drop_connections`.
+    """
+    try:
+        return ControlServer(sandbox).start()
+    except (ControlError, OSError) as exc:
+        print(f"{prog}: restart_sandbox() and drop_connections() will not reach this sandbox: {exc}",
+              file=sys.stderr)
+        return None
 
 
 def _read_line(sock: socket.socket) -> bytes:
