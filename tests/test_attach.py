@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import struct
+import termios
+import threading
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlparse
@@ -76,11 +81,14 @@ REPL = PodSpec("repl", commands={"main": ("sh", "-i")}, stdin=("main",), tty=("m
 TICKER = PodSpec("ticker", commands={"main": ("sh", "-c", "while true; do echo tick; sleep 0.1; done")})
 PLAIN = PodSpec("plain", commands={"main": ("sh", "-c", "read line; echo got:$line; sleep 30")},
                 stdin=("main",))
+#: A raw-mode program busy elsewhere: its terminal's input buffer fills and stays full.
+DEAF = PodSpec("deaf", commands={"main": ("sh", "-c", "stty raw -echo; exec sleep 60")},
+               stdin=("main",), tty=("main",))
 
 
 @pytest.fixture
 def sb(k8s_sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
-    return k8s_sandbox_factory(pods=[REPL, TICKER, PLAIN], workloads=[])
+    return k8s_sandbox_factory(pods=[REPL, TICKER, PLAIN, DEAF], workloads=[])
 
 
 def attach(sandbox: Sandbox, pod: str, **kw) -> tuple[ExecSession, OutputCollector]:
@@ -159,3 +167,39 @@ def test_attach_to_a_completed_pod_is_refused(k8s_sandbox_factory):
     session = ExecSession("finished", attach=True, kubeconfig=sandbox.kubeconfig_path)
     with pytest.raises(ApiError, match="completed pod"):
         session.start(deadline=time.monotonic() + EXPECT_TIMEOUT)
+
+
+def _slave_size(pid: int) -> tuple[int, int]:
+    fd = os.open(os.readlink(f"/proc/{pid}/fd/0"), os.O_RDONLY | os.O_NOCTTY)
+    try:
+        rows, cols = struct.unpack("HHHH", fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(8)))[:2]
+    finally:
+        os.close(fd)
+    return rows, cols
+
+
+def test_a_client_that_leaves_mid_paste_does_not_hold_the_process_hostage(sb):
+    # kubectl attach -it to a raw-mode program busy elsewhere, a big paste, Ctrl-C: the
+    # paste waits for room that never comes. The next client must still be served.
+    assert wait_until(lambda: main_pid(sb, "deaf"))
+    pid = main_pid(sb, "deaf")
+    first, _ = attach(sb, "deaf")
+    first.start(deadline=time.monotonic() + EXPECT_TIMEOUT)
+
+    def paste() -> None:
+        try:
+            first.write(b"y" * 20_000_000)
+        except Exception:
+            pass
+
+    writer = threading.Thread(target=paste, daemon=True)
+    writer.start()
+    time.sleep(0.5)
+    assert writer.is_alive(), "the paste should wait for the full terminal"
+    first.close()
+
+    second, _ = attach(sb, "deaf", rows=24, cols=80)
+    with second.start(deadline=time.monotonic() + EXPECT_TIMEOUT):
+        second.resize(31, 97)
+        assert wait_until(lambda: _slave_size(pid) == (31, 97), 2.0), _slave_size(pid)
+    assert main_pid(sb, "deaf") == pid  # leaving never stops the main process

@@ -69,6 +69,35 @@ def test_close_returns_while_a_writer_is_blocked(kubeconfig):
     assert failures and isinstance(failures[0], StreamError)
 
 
+def test_a_tty_program_that_does_not_read_ends_with_the_session(kubeconfig):
+    # A paste into a raw-mode program (an editor, a REPL) busy elsewhere fills the
+    # terminal's input buffer; the pod side must still see the client leave, and hang the
+    # program up, as with a pipe.
+    out = bytearray()
+    s = ExecSession("demo", ["sh", "-c", "stty raw -echo; echo pid=$$; exec sleep 30"], tty=True,
+                    kubeconfig=kubeconfig)
+    s.on_output(lambda _channel, data: out.extend(data))
+    s.start()
+    deadline = time.monotonic() + 10
+    while b"pid=" not in out or b"\n" not in out[out.find(b"pid="):]:
+        assert time.monotonic() < deadline, bytes(out)
+        time.sleep(0.02)
+    pid = int(out[out.find(b"pid=") + 4:].split()[0])
+    sleeper = psutil.Process(pid)
+
+    def paste() -> None:
+        try:
+            s.write(b"y" * 20_000_000)
+        except StreamError:
+            pass
+
+    threading.Thread(target=paste, daemon=True).start()
+    time.sleep(0.5)
+    s.close()
+    gone, _ = psutil.wait_procs([sleeper], timeout=2 * SLACK)
+    assert gone, f"{sleeper.name()} (pid {pid}) still runs after the session closed"
+
+
 def test_one_deadline_covers_a_server_that_never_answers(silent_kubeconfig):
     started = time.monotonic()
     with pytest.raises(ExecTimeout, match="did not start within 2 s"):

@@ -21,6 +21,7 @@ from typing import cast
 from jupyter_k8stty.exec import protocol
 from jupyter_k8stty.sandbox.mainproc import MainProcess, Subscriber
 from jupyter_k8stty.sandbox.process import log
+from jupyter_k8stty.sandbox.procio import PeerGone
 from jupyter_k8stty.sandbox.stream_frames import end_frames, output_frames, serve_client_frames
 from jupyter_k8stty.sandbox.websocket import OP_BINARY, WebSocket
 
@@ -92,12 +93,12 @@ class AttachStream:
             # stdin stays open for the others.
             serve_client_frames(self.ws, v5=self.v5, stdin=self._input, resize=self._resize,
                                 close_stdin=lambda: None)
-        except OSError:
+        except (OSError, PeerGone):  # PeerGone: it left while its input waited
             pass
 
     def _input(self, data: bytes) -> None:
         if self.stdin and self.process is not None:
-            self.process.write(data)
+            self.process.write(data, self.ws.sock.fileno())
 
     def _resize(self, rows: int, cols: int) -> None:
         if self.process is not None:

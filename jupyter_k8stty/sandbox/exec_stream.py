@@ -30,7 +30,6 @@ from jupyter_k8stty.sandbox.procio import (
     kill_group,
     kubelet_exit_code,
     set_terminal_size,
-    write_all,
     write_all_unless_gone,
 )
 from jupyter_k8stty.sandbox.stream_frames import end_frames, output_frames, serve_client_frames
@@ -109,8 +108,9 @@ class ExecStream:
                 self.proc, self.master = spawned.proc, spawned.master
                 self.pgid = spawned.proc.pid
                 self._stdin_fd, self._outputs = spawned.stdin_fd, spawned.outputs
-                if self._stdin_fd is not None:
-                    os.set_blocking(self._stdin_fd, False)  # see _write_stdin
+                for fd in (self._stdin_fd, self.master):
+                    if fd is not None:
+                        os.set_blocking(fd, False)  # see _write_stdin
         if error is not None:
             if self.runtime == "docker":
                 # dockershim printed the runtime's error and reported exit code 126.
@@ -205,14 +205,13 @@ class ExecStream:
                 log(f"exec connection failed: {exc}")
 
     def _write_stdin(self, data: bytes) -> None:
+        # A pipe the process does not read fills up, and so does the terminal of a raw-mode
+        # program busy elsewhere: the write waits for room but ends when the client hangs
+        # up, so the stream ends and the process with it.
+        fd = self.master if self.request.tty else self._stdin_fd
         try:
-            if self.request.tty:
-                write_all(self.master, data)
-            elif self._stdin_fd is not None:
-                # A pipe the process does not read fills up: the write waits for room but
-                # ends when the client hangs up, so the stream ends and the process with it.
-                write_all_unless_gone(self._stdin_fd, data, self.ws.sock.fileno(),
-                                      lambda: self._killed)
+            if fd is not None:
+                write_all_unless_gone(fd, data, self.ws.sock.fileno(), lambda: self._killed)
         except OSError as exc:
             # The process is gone or closed its stdin: drop input as a container would.
             if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF):

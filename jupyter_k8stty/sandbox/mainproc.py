@@ -25,10 +25,11 @@ from jupyter_k8stty.sandbox import lifetime
 from jupyter_k8stty.sandbox.process import ExecRequest, log, spawn
 from jupyter_k8stty.sandbox.procio import (
     OutputPoller,
+    PeerGone,
     kill_group,
     kubelet_exit_code,
     set_terminal_size,
-    write_all,
+    write_all_unless_gone,
 )
 
 __all__ = ["LOG_LIMIT", "MainProcess", "Subscriber"]
@@ -66,6 +67,9 @@ class MainProcess:
         self.pid = spawned.proc.pid
         self._master = spawned.master
         self._stdin_fd = spawned.stdin_fd
+        for fd in (self._stdin_fd, self._master if request.tty else None):
+            if fd is not None:
+                os.set_blocking(fd, False)  # see write
         self._outputs = dict(spawned.outputs)
         self._on_exit = on_exit
         self._lock = threading.Lock()
@@ -97,14 +101,26 @@ class MainProcess:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
 
-    def write(self, data: bytes) -> None:
-        """Write to the process's stdin (or terminal); dropped when it has none or has ended."""
+    def write(self, data: bytes, peer: int) -> None:
+        """Write to the process's stdin (or terminal); dropped when it has none or has ended.
+
+        A process that does not read holds the write until the attached client's socket
+        ``peer`` hangs up (:class:`PeerGone`) or the process ends.
+
+        Raises:
+            PeerGone: the client left while its input waited.
+        """
         with self._fd_lock:  # never a write to a closed fd, whose number may be reused
             fd = None if self._fds_closed else (self._master if self.request.tty else self._stdin_fd)
+            if fd is None:
+                return
             try:
-                write_all(fd, data)
+                write_all_unless_gone(fd, data, peer, lambda: self.exit_code is not None)
             except OSError:
                 pass  # the process ended or closed its stdin: input is dropped as by a runtime
+            except PeerGone:
+                if self.exit_code is None:
+                    raise  # the client left; else the process ended and its status is on its way
 
     def resize(self, rows: int, cols: int) -> None:
         """Set the terminal size (the foreground process gets SIGWINCH); no-op without a TTY."""

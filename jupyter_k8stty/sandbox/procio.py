@@ -72,10 +72,16 @@ def write_all_unless_gone(fd: int, data: bytes, peer: int, stopped: Callable[[],
             raise PeerGone("the client hung up while the process was not reading its stdin")
 
 
-def read_output(fd: int, size: int) -> bytes:
-    """Read up to ``size`` bytes; ``b""`` at the end (EIO: every holder of the PTY slave is gone)."""
+def read_output(fd: int, size: int) -> bytes | None:
+    """Read up to ``size`` bytes; ``b""`` at the end (EIO: every holder of the PTY slave is gone).
+
+    ``None`` when a non-blocking fd (a PTY master, whose input side is written without
+    blocking) has nothing after all.
+    """
     try:
         return os.read(fd, size)
+    except BlockingIOError:
+        return None
     except OSError:
         return b""
 
@@ -105,6 +111,8 @@ class OutputPoller:
             if fd not in self.open:
                 continue
             data = read_output(fd, size)
+            if data is None:
+                continue
             if data:
                 yield self.open[fd], data
             else:
