@@ -211,3 +211,24 @@ def test_throughput_through_pipes(sandbox: Sandbox) -> None:
     rate = total / elapsed
     print(f"sandbox exec throughput: {rate / 1e6:.0f} MB/s")
     assert rate > MIN_THROUGHPUT
+
+
+def test_a_restart_ends_every_exec_without_a_status(fresh_sandbox: Sandbox) -> None:
+    # Killing the processes of a restart must not race the drop: an exit status would
+    # tell a client "your shell exited" where a real API server going away is a dropped
+    # connection (and a terminal reconnects only after a drop).
+    from jupyter_k8stty import ExecSession
+
+    sessions = [ExecSession("demo", ["sh"], tty=True, kubeconfig=fresh_sandbox.kubeconfig_path).start()
+                for _ in range(24)]
+    try:
+        fresh_sandbox.restart()
+        deadline = time.monotonic() + 10
+        while not all(s.done for s in sessions):
+            assert time.monotonic() < deadline, [s.status for s in sessions]
+            time.sleep(0.02)
+        assert [s.status for s in sessions] == ["error"] * len(sessions), [
+            (s.status, s.exit_code) for s in sessions]
+    finally:
+        for s in sessions:
+            s.close()

@@ -143,9 +143,9 @@ class ExecStream:
 
     def kill(self) -> None:
         """Kill the process group and hang up the connection (server shutdown)."""
-        self._killed = True
-        self._kill_group(signal.SIGKILL)
+        self._killed = True  # first: the pump must not report the exit this kill causes
         self.ws.abort()
+        self._kill_group(signal.SIGKILL)
         self._wake()
 
     def drop(self) -> None:
@@ -291,7 +291,7 @@ class ExecStream:
                     return
                 pending, pending_size = [], 0
         code = self._wait_exit()
-        if code is None:
+        if code is None or self._killed:  # killed by a server shutdown or restart: no status
             self._hang_up()
             return
         if code == 0:
