@@ -108,9 +108,6 @@ class ExecStream:
                 self.proc, self.master = spawned.proc, spawned.master
                 self.pgid = spawned.proc.pid
                 self._stdin_fd, self._outputs = spawned.stdin_fd, spawned.outputs
-                for fd in (self._stdin_fd, self.master):
-                    if fd is not None:
-                        os.set_blocking(fd, False)  # see _write_stdin
         if error is not None:
             if self.runtime == "docker":
                 # dockershim printed the runtime's error and reported exit code 126.

@@ -67,9 +67,6 @@ class MainProcess:
         self.pid = spawned.proc.pid
         self._master = spawned.master
         self._stdin_fd = spawned.stdin_fd
-        for fd in (self._stdin_fd, self._master if request.tty else None):
-            if fd is not None:
-                os.set_blocking(fd, False)  # see write
         self._outputs = dict(spawned.outputs)
         self._on_exit = on_exit
         self._lock = threading.Lock()

@@ -147,6 +147,9 @@ def spawn(req: ExecRequest) -> Spawned:
         finally:
             os.close(slave)
         lifetime.guard(proc.pid)
+        # Input is written without blocking (procio.write_all_unless_gone): a program that
+        # does not read must not hold the writer. Its reads tolerate EAGAIN (read_output).
+        os.set_blocking(master, False)
         return Spawned(proc, master, None, {master: protocol.STDOUT_CHANNEL})
     proc = subprocess.Popen(
         [*lifetime.die_with_parent(), *req.command],
@@ -162,6 +165,7 @@ def spawn(req: ExecRequest) -> Spawned:
     if proc.stdin is not None:
         stdin_fd = os.dup(proc.stdin.fileno())
         proc.stdin.close()
+        os.set_blocking(stdin_fd, False)  # as the master above
     for stream, channel in ((proc.stdout, protocol.STDOUT_CHANNEL),
                             (proc.stderr, protocol.STDERR_CHANNEL)):
         if stream is not None:

@@ -16,14 +16,12 @@ from ..exec.session import ExecSession
 from ..exec.target import ExecTarget, TargetArgs
 from .pod_side import SEND_SCRIPT, PodSide, failure
 from .progress import ProgressCallback, finish, progress_callback
-from .streams import STREAM_CHUNK, OutputPipe, split_path
+from .streams import EXIT_GRACE, STREAM_CHUNK, OutputPipe, split_path
 
 __all__ = ["RECEIVE_WINDOW", "copy_from"]
 
 #: Unread archive bytes from the pod after which its output is paused (flow control).
 RECEIVE_WINDOW: int = 8 * 1024 * 1024
-#: Seconds to wait for the pod side's exit status once the archive is found damaged.
-_EXIT_GRACE = 10.0
 
 
 def copy_from(
@@ -129,7 +127,7 @@ def _extract(session: ExecSession, side: PodSide, pipe: OutputPipe, remote_path:
                     written += safe.size
     except tarfile.TarError as exc:
         pipe.drain()
-        session.wait(_EXIT_GRACE)
+        session.wait(EXIT_GRACE)
         if session.status != "exited" or session.exit_code != 0:
             raise failure(session, side, f"reading {remote_path}") from None
         raise CopyError(f"the archive from {session.name} is damaged: {exc}") from None

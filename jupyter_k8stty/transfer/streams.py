@@ -24,7 +24,7 @@ __all__ = ["EXIT_GRACE", "STREAM_CHUNK", "Cancelled", "OutputPipe", "SessionWrit
 #: Bytes handed to the session per write (tar stream buffer size).
 STREAM_CHUNK: int = 256 * 1024
 
-#: Seconds to wait for the pod side's exit status once sending the archive failed.
+#: Seconds to wait for the pod side's exit status once the archive stream failed (either way).
 EXIT_GRACE: float = 10.0
 
 
