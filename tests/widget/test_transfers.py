@@ -258,7 +258,9 @@ def test_the_shell_directory_is_found_without_typing(fe, kubeconfig):
     fe.send_custom(other, {"type": "input"}, [b"cd /tmp\r"])
     pod_dir(kubeconfig, "where-am-i/deeper")
     fe.send_custom(comm, {"type": "input"}, [b"cd where-am-i/deeper && echo moved-$((1+1))\r"])
-    fe.wait_for(lambda: b"moved-2" in comm.output(), what="the cd")
+    # The prompt after the echo too: it must not count as something typed later.
+    fe.wait_for(lambda: comm.output().partition(b"moved-2")[2].rstrip().endswith(b"deeper#"),
+                what="the cd and the prompt after it")
     before = len(comm.output())
     fe.send_custom(comm, {"type": "upload-where", "view": view, "request": "w1"})
     answer = fe.wait_for(lambda: [m.custom for m in comm.custom("upload-where")
