@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from jupyter_k8stty import ApiError, ExecSession, ExecTimeout, run
 from jupyter_k8stty.exec import protocol
+from jupyter_k8stty.exec.frames import BUFFER_SIZE
 from jupyter_k8stty.sandbox import Sandbox
 from jupyter_k8stty.sandbox.faults import HUGE_FRAME, parse_fault
 from jupyter_k8stty.sandbox.testing import open_exec
@@ -238,13 +239,19 @@ def test_invalid_utf8_on_stdout_is_passed_through_raw(faulty):
     s.close()
 
 
-def test_a_sixteen_megabyte_frame_arrives_whole(faulty):
+def test_a_sixteen_megabyte_frame_arrives_whole_in_bounded_pieces_within_the_window(faulty):
+    window = 1024 * 1024
     fault = faulty.inject("huge-frame")
-    s, out = start(faulty, ["sh"], flow_window=1024 * 1024)
+    s, out = start(faulty, ["sh"], flow_window=window)
+    # Nothing acknowledged: the reader stops inside the frame, a piece past the window.
+    assert wait_until(lambda: s.flow.paused, EXPECT_TIMEOUT)
+    assert window <= s.flow.unacked <= window + BUFFER_SIZE, s.flow.unacked
     s.on_output(lambda channel, data: s.acknowledge(len(data)))
+    s.acknowledge(s.flow.unacked)
     assert fault.wait(EXPECT_TIMEOUT)
     assert wait_until(lambda: out.data().count(b"x") >= HUGE_FRAME, EXPECT_TIMEOUT)
-    assert any(len(chunk) == HUGE_FRAME for _, chunk in out.chunks)
+    assert b"x" * HUGE_FRAME in out.data()
+    assert max(len(chunk) for _, chunk in out.chunks) <= BUFFER_SIZE
     assert_still_works(s, out)
     s.close()
 

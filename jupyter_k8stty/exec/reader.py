@@ -1,11 +1,12 @@
 """The reader thread of an exec stream, and its flow-control gate.
 
-The reader reads frames straight off the socket rather than through
+The reader parses frames straight off the socket (:mod:`.frames`) rather than through
 ``WSClient.update()``/``read_channel()`` of the ``kubernetes`` client, which
 concatenate bytes while draining (quadratic in the output size) and keep every
-byte with ``capture_all`` (kubernetes-client/python#1013 and its kin). It hands
-each payload to the output callbacks and turns the status frame, a close or a
-broken socket into the session's end.
+byte with ``capture_all`` (kubernetes-client/python#1013 and its kin), or through the
+websocket client's ``recv_data_frame()``, which makes several ``recv`` calls and objects
+per frame. It hands each payload to the output callbacks and turns the status frame, a
+close or a broken socket into the session's end.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from dataclasses import KW_ONLY, dataclass, field
 import websocket
 
 from . import protocol
+from .frames import OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, ConnectionLost, FrameError, FrameSource
 from .status import SessionStatus
 
 log = logging.getLogger("jupyter_k8stty")
 
-__all__ = ["FlowGate", "FrameReader"]
+__all__ = ["MAX_STATUS", "FlowGate", "FrameReader"]
+
+#: Bytes an exec status message may have (a ``metav1.Status`` is well under 1 KiB).
+MAX_STATUS: int = 64 * 1024
+
+_KNOWN_CHANNELS = (-1, protocol.STDOUT_CHANNEL, protocol.STDERR_CHANNEL, protocol.CLOSE_CHANNEL)
 
 OutputCallback = Callable[[int, bytes], None]
 EndCallback = Callable[[SessionStatus, "int | None", "str | None"], None]
@@ -113,47 +120,16 @@ class FrameReader:
         return self
 
     def _run(self) -> None:
-        recv = self.ws.recv_data_frame
-        callbacks, gate = self.callbacks, self.gate
-        flow_control = gate.window is not None
-        binary, text = websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_TEXT
         result: tuple[SessionStatus, int | None, str | None] | None = None
         try:
-            while result is None:
-                if flow_control and gate.full:
-                    gate.wait()
-                    self.last_frame = time.monotonic()  # time spent paused is not silence
-                    if self.closing():
-                        break
-                opcode, frame = recv(True)
-                self.last_frame = time.monotonic()
-                if opcode == binary or opcode == text:
-                    data = frame.data
-                    if not data:
-                        continue
-                    channel = data[0]
-                    if channel == protocol.STDOUT_CHANNEL or channel == protocol.STDERR_CHANNEL:
-                        if len(data) > 1:
-                            payload = data[1:]
-                            if flow_control:
-                                gate.delivered(len(payload))
-                            for callback in callbacks:
-                                callback(channel, payload)
-                    elif channel == protocol.STATUS_CHANNEL:
-                        status = protocol.parse_status(data[1:])
-                        if status.error is None:
-                            result = ("exited", status.exit_code, None)
-                        else:
-                            result = ("error", None, status.error)
-                    elif channel != protocol.CLOSE_CHANNEL:
-                        log.debug("ignoring a frame on unknown channel %d from %s", channel, self.name)
-                elif opcode == websocket.ABNF.OPCODE_PONG:
-                    self.pongs += 1
-                elif opcode == websocket.ABNF.OPCODE_CLOSE:
-                    if not self.closing():
-                        result = ("error", None, self._lost("closed the stream"))
-                    break
-        except (OSError, websocket.WebSocketException) as exc:
+            sock = self.ws.sock
+            if sock is None:
+                raise ConnectionLost("the socket was closed")
+            result = self._read(FrameSource(sock))
+        except FrameError as exc:
+            if not self.closing():
+                result = ("error", None, self._lost(f"broke the websocket protocol: {exc}"))
+        except (ConnectionLost, OSError, websocket.WebSocketException) as exc:
             if not self.closing():
                 detail = str(exc) or type(exc).__name__
                 result = ("error", None, self._lost(f"dropped the connection ({detail})"))
@@ -162,6 +138,71 @@ class FrameReader:
             result = ("error", None, f"output handler failed: {type(exc).__name__}: {exc}")
         finally:
             self.on_end(*(result or ("closed", None, None)))
+
+    def _read(self, source: FrameSource) -> tuple[SessionStatus, int | None, str | None] | None:
+        """Read frames until the exit status, a close or (raised) a broken stream."""
+        callbacks, gate = self.callbacks, self.gate
+        flow_control = gate.window is not None
+        stdout, stderr = protocol.STDOUT_CHANNEL, protocol.STDERR_CHANNEL
+        channel = -1  # the current message's channel; -1 before its first byte
+        status = bytearray()
+        while True:
+            if flow_control and gate.full:
+                gate.wait()
+                self.last_frame = time.monotonic()  # time spent paused is not silence
+                if self.closing():
+                    return None
+            fin, opcode, length = source.header()
+            self.last_frame = time.monotonic()
+            if opcode == OP_PONG:
+                source.control_payload(length)
+                self.pongs += 1
+                continue
+            if opcode == OP_PING:
+                self.ws.pong(source.control_payload(length))
+                continue
+            if opcode == OP_CLOSE:
+                source.control_payload(length)
+                self._answer_close()
+                if self.closing():
+                    return None
+                return ("error", None, self._lost("closed the stream"))
+            if opcode != OP_CONTINUATION:
+                channel = -1
+            for piece in source.payload(length):
+                if channel < 0:
+                    if not piece:
+                        continue
+                    channel, piece = piece[0], piece[1:]
+                if not piece:
+                    continue
+                if channel == stdout or channel == stderr:
+                    data = bytes(piece)
+                    if flow_control:
+                        gate.delivered(len(data))
+                    for callback in callbacks:
+                        callback(channel, data)
+                    if flow_control and gate.full and length > source.buffer_size:
+                        gate.wait()  # the window holds inside a frame bigger than the buffer
+                elif channel == protocol.STATUS_CHANNEL:
+                    if len(status) + len(piece) > MAX_STATUS:
+                        raise FrameError(f"an exec status over {MAX_STATUS} bytes")
+                    status += piece
+            if not fin:
+                continue
+            if channel == protocol.STATUS_CHANNEL:
+                parsed = protocol.parse_status(bytes(status))
+                if parsed.error is None:
+                    return ("exited", parsed.exit_code, None)
+                return ("error", None, parsed.error)
+            if channel not in _KNOWN_CHANNELS:
+                log.debug("ignoring a frame on unknown channel %d from %s", channel, self.name)
+
+    def _answer_close(self) -> None:
+        try:
+            self.ws.send_close()
+        except (OSError, websocket.WebSocketException):
+            pass
 
     def _lost(self, what: str) -> str:
         return f"the API server {what} before the command's exit status arrived ({self.name})"
