@@ -4,8 +4,9 @@ The reader thread reads the exec stream through :class:`FrameSource` instead of 
 websocket client's ``recv_data_frame()``: one ``recv_into`` fills a fixed buffer with as
 many frames as the socket holds (the client makes three or more ``recv`` calls and
 allocates a frame object per frame), and a frame's payload is handed on as a view into
-that buffer. Memory is bounded by the buffer: a frame that fits is handed on whole, a
-bigger one (the protocol allows any size) in buffer-sized pieces.
+that buffer. Memory is bounded by the buffer (its pages are touched only as bytes arrive):
+a frame that fits is handed on whole, a bigger one (the protocol allows any size) in
+buffer-sized pieces.
 
 Only what a client receives is handled (RFC 6455): unmasked frames, data messages that may
 be fragmented, and the control frames close, ping and pong. Anything else (a masked frame,
@@ -15,6 +16,7 @@ without a start) raises :class:`FrameError` naming what was wrong.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterator
 from typing import Protocol
@@ -30,7 +32,7 @@ _DATA = (OP_CONTINUATION, OP_TEXT, OP_BINARY)
 _CONTROL = (OP_CLOSE, OP_PING, OP_PONG)
 
 #: Bytes read per ``recv_into`` and the largest piece of a frame handed on at once.
-BUFFER_SIZE: int = 256 * 1024
+BUFFER_SIZE: int = 262144
 
 _LENGTH16 = struct.Struct("!H")
 _LENGTH64 = struct.Struct("!Q")
@@ -58,7 +60,9 @@ class FrameSource:
 
     def __init__(self, sock: _Socket, buffer_size: int = BUFFER_SIZE):
         self._sock = sock
-        self._buffer = bytearray(buffer_size)
+        # An anonymous mapping rather than a bytearray: its pages are only touched as bytes
+        # arrive, so an idle terminal or a pod that prints a line keeps a page, not 256 KiB.
+        self._buffer = mmap.mmap(-1, buffer_size)
         self._view = memoryview(self._buffer)
         self._start = 0  # first byte not parsed yet
         self._end = 0  # one past the last byte received
