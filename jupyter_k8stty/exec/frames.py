@@ -78,7 +78,9 @@ class FrameSource:
         held = self._end - self._start
         if held >= need:
             return
-        if self._start + need > len(self._buffer):  # move the unparsed rest to the front
+        if not held:  # all parsed: receive from the front, where the most room is
+            self._start = self._end = 0
+        elif self._start + need > len(self._buffer):  # move the unparsed rest to the front
             rest = bytes(self._view[self._start:self._end])
             self._buffer[:held] = rest
             self._start, self._end = 0, held
