@@ -19,7 +19,9 @@ def sandbox_process(pods: str | None = None, timeout: float = 30.0):
     argv = [sys.executable, "-m", "jupyter_k8stty.cli", "sandbox", "--kubeconfig", kubeconfig]
     if pods:
         argv += ["--pods", pods]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    log_path = os.path.join(folder, "sandbox.log")
+    log = open(log_path, "w")  # noqa: SIM115  # closed below, once the sandbox has ended
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         deadline = time.monotonic() + timeout
         for line in proc.stdout:
@@ -36,3 +38,6 @@ def sandbox_process(pods: str | None = None, timeout: float = 30.0):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
+        if os.path.getsize(log_path):  # the sandbox complained: say where
+            print(f"the sandbox logged to {log_path}", file=sys.stderr)
