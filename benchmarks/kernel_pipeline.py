@@ -93,24 +93,20 @@ class Browser:
             if msg["header"]["msg_type"] != "comm_msg" or content.get("comm_id") != comm_id:
                 continue
             data = content["data"]
-            if data.get("method") != "custom":
+            kind = data["content"].get("type") if data.get("method") == "custom" else None
+            if kind not in ("output", "replay"):
                 continue
-            if data["content"].get("type") == "replay" and until is not None:
-                # What arrived before this view attached (a fast prompt) comes as its replay.
-                tail = (tail + b"".join(bytes(b) for b in msg["buffers"]))[-4096:]
-                if until in tail:
-                    return received, first, time.perf_counter()
-                continue
-            if data["content"].get("type") != "output":
-                continue
-            nbytes = sum(len(b) for b in msg["buffers"])
-            if first is None:
-                first = time.perf_counter()
-            received += nbytes
-            unacked += nbytes
-            if unacked >= self.ack_chunk:
-                self._send(comm_id, {"type": "ack", "view": self.view, "bytes": unacked})
-                unacked = 0
+            # What arrived before this view attached (a fast prompt) comes as its replay:
+            # searched for ``until``, not counted or acknowledged as output.
+            if kind == "output":
+                nbytes = sum(len(b) for b in msg["buffers"])
+                if first is None:
+                    first = time.perf_counter()
+                received += nbytes
+                unacked += nbytes
+                if unacked >= self.ack_chunk:
+                    self._send(comm_id, {"type": "ack", "view": self.view, "bytes": unacked})
+                    unacked = 0
             if until is not None:
                 tail = (tail + b"".join(bytes(b) for b in msg["buffers"]))[-4096:]
                 if until in tail:

@@ -53,9 +53,7 @@ def serve(data: bytes, *, chunk: int | None = None, buffer_size: int = 1024) -> 
                 theirs.sendall(data[start:start + step])
 
     threading.Thread(target=write, daemon=True).start()
-    source = FrameSource(ours, buffer_size=buffer_size)
-    source._owner = ours  # type: ignore[attr-defined]  # keeps the socket open while read
-    return source
+    return FrameSource(ours, buffer_size=buffer_size)
 
 
 def test_frames_of_every_length_encoding_arrive_whole_and_in_order():

@@ -32,7 +32,7 @@ _DATA = (OP_CONTINUATION, OP_TEXT, OP_BINARY)
 _CONTROL = (OP_CLOSE, OP_PING, OP_PONG)
 
 #: Bytes read per ``recv_into`` and the largest piece of a frame handed on at once.
-BUFFER_SIZE: int = 262144
+BUFFER_SIZE: int = 256 * 1024
 
 _LENGTH16 = struct.Struct("!H")
 _LENGTH64 = struct.Struct("!Q")
