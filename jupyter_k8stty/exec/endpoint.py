@@ -15,6 +15,7 @@ was asked for into an :class:`Endpoint`, the one thing ``start()`` opens:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,14 +26,20 @@ from .client import ClusterConfig
 from .debug import add_debug_container, wait_for_container
 from .kinds import NODE
 from .node_debug import NodeDebugPod, create_node_debug_pod
-from .platform import DEFAULT_SHELL, WINDOWS_SHELL, PodOS, pod_os
+from .platform import DEFAULT_SHELL, OS_LABEL, WINDOWS_SHELL, PodOS, pod_os
 from .profiles import NODE_DEBUG_CONTAINER, DebugSpec
 from .resolve import _Lookup, resolve_pods
 from .target import ExecTarget
 
-__all__ = ["Endpoint", "attach_settings", "find_endpoint"]
+__all__ = ["Endpoint", "attach_settings", "find_endpoint", "forget_node_labels"]
 
 WaitCallback = Callable[[str, str, str], None]
+
+#: Nodes whose OS label was read, at most this many remembered (:func:`_node_labels`).
+NODE_CACHE_SIZE = 4096
+
+_node_labels_seen: dict[tuple[str, str], dict[str, str]] = {}
+_node_labels_lock = threading.Lock()
 
 #: Said when attaching to a running shell, which prints no prompt until a key arrives (kubectl's words).
 PRESS_ENTER = "If you don't see a command prompt, try pressing enter."
@@ -177,12 +184,40 @@ def _os_of(target: ExecTarget, cluster: ClusterConfig, pod: dict[str, Any], conn
     node = (pod.get("spec") or {}).get("nodeName")
     if os == "windows" or not node or (pod.get("spec") or {}).get("os"):
         return os
+    return pod_os(pod, _node_labels(target, cluster, str(node), connect_timeout, deadline))
+
+
+def forget_node_labels() -> None:
+    """Forget the nodes' OS labels read so far (a node replaced by one of another OS)."""
+    with _node_labels_lock:
+        _node_labels_seen.clear()
+
+
+def _node_labels(target: ExecTarget, cluster: ClusterConfig, node: str, connect_timeout: float,
+                 deadline: float | None) -> dict[str, str] | None:
+    """Return the node's OS label (``{}`` without one), read once per API server and node.
+
+    What was read is remembered, so a fan-out over many pods or repeated ``run()`` calls
+    do not GET the same node again. A refusal (reading nodes is often not allowed, and
+    may be allowed to another impersonated user) or a failed request is not.
+    """
+    key = (cluster.server, node)
+    with _node_labels_lock:
+        if key in _node_labels_seen:
+            return _node_labels_seen[key]
     try:
         status, body = _Lookup(target, cluster, connect_timeout, deadline).fetch(NODE.path(None, node))
     except K8sTTYError:
-        return os
+        return None
     labels = ((body or {}).get("metadata") or {}).get("labels") if status == 200 else None
-    return pod_os(pod, labels if isinstance(labels, dict) else None)
+    if not isinstance(labels, dict):
+        return None
+    found = {OS_LABEL: labels[OS_LABEL]} if OS_LABEL in labels else {}  # all that is used
+    with _node_labels_lock:
+        if len(_node_labels_seen) >= NODE_CACHE_SIZE:
+            _node_labels_seen.clear()
+        _node_labels_seen[key] = found
+    return found
 
 
 def _node_endpoint(target: ExecTarget, cluster: ClusterConfig, namespace: str,

@@ -270,7 +270,9 @@ def resolve_pods(
         on_wait: called as ``on_wait(namespace, pod, reason)`` while waiting for a pod.
         connect_timeout: seconds for TCP and TLS to the API server.
         deadline: a ``time.monotonic()`` time by which resolution must be done.
-        cluster: an already loaded configuration (skips loading one).
+        cluster: an already loaded configuration (skips loading one); its idle connections
+            are then the caller's to release (:func:`~jupyter_k8stty.exec.api.release_connections`),
+            so that the caller's next requests reuse them.
         **where: :class:`~jupyter_k8stty.exec.target.TargetArgs`.
 
     Returns:
@@ -285,13 +287,15 @@ def resolve_pods(
             container (400, listing the valid ones), or the deadline passed.
     """
     target = ExecTarget.of(target, **where)
+    owned = cluster is None  # a caller that passes its cluster lets go of its connections itself
     if cluster is None:
         cluster = target.cluster()
     lookup = _Lookup(target, cluster, connect_timeout, deadline)
     try:
         return _resolve(lookup, target.namespace_in(cluster), all_pods, on_wait)
     finally:
-        release_connections(cluster)
+        if owned:
+            release_connections(cluster)
 
 
 def _resolve(lookup: _Lookup, ns: str, all_pods: bool, on_wait: WaitCallback | None) -> list[PodRef]:

@@ -198,6 +198,7 @@ class SandboxHandler(StreamRoutes, RequestBodies, BaseHTTPRequestHandler):
         query = {k: v for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         name, match = next(((n, m) for n, m in ((n, p.match(url.path)) for p, n in _ROUTES)
                              if m), ("", None))
+        self.sandbox.count_request(method, name)
         try:
             # As in the API server's filter chain: impersonation, then authorization,
             # then routing (a forbidden request never learns whether a path exists).

@@ -54,6 +54,8 @@ class TLSServer(ThreadingHTTPServer):
         self.sandbox = sandbox
         self.connections: set[socket.socket] = set()
         self.threads: set[threading.Thread] = set()
+        #: TCP connections accepted so far (a client reusing keep-alive connections opens few).
+        self.accepted = 0
         self.lock = threading.Lock()
         super().__init__(address, SandboxHandler)
 
@@ -72,6 +74,8 @@ class TLSServer(ThreadingHTTPServer):
         if self.sandbox.stopping:
             self.shutdown_request(request)
             return
+        with self.lock:
+            self.accepted += 1
         super().process_request(request, client_address)
 
     def finish_request(self, request: socket.socket,  # type: ignore[override]

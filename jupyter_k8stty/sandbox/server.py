@@ -120,6 +120,8 @@ class Sandbox:
         self._certs: tls.Certificates | None = None
         #: Faults the next exec streams take (see :meth:`inject`).
         self.faults = FaultPlan()
+        self._requests: dict[tuple[str, str], int] = {}
+        self._requests_lock = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------
 
@@ -165,6 +167,23 @@ class Sandbox:
         if self._server is None:
             return self._requested_port
         return int(self._server.server_address[1])
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections the server has accepted since it started."""
+        return 0 if self._server is None else self._server.accepted
+
+    def count_request(self, method: str, route: str) -> None:
+        """Count one authenticated request (see :attr:`requests_served`)."""
+        key = (method, route or "unknown")
+        with self._requests_lock:
+            self._requests[key] = self._requests.get(key, 0) + 1
+
+    @property
+    def requests_served(self) -> dict[tuple[str, str], int]:
+        """Authenticated requests so far, by method and route (``("GET", "node")``, ``("GET", "exec")``)."""
+        with self._requests_lock:
+            return dict(self._requests)
 
     @property
     def url(self) -> str:
