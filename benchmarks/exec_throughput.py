@@ -11,6 +11,7 @@ sandbox, which runs in its own process. Prints MB/s and the ratio to raw frames.
 from __future__ import annotations
 
 import argparse
+import io
 import mmap
 import os
 import statistics
@@ -135,6 +136,27 @@ def fresh_memory_ms(nbytes: int) -> float:
     return elapsed * 1000
 
 
+def collect_ms(nbytes: int, piece: int = 256 * 1024) -> float:
+    """Milliseconds to gather ``nbytes`` from Python into new memory, as ``run()`` must.
+
+    One ``io.BytesIO`` written in ``piece``-sized chunks from a buffer that is reused (as
+    the reader's is) and handed over with ``getvalue()``. It reads no socket: what is left
+    is the kernel faulting in fresh zeroed pages one by one and the copy, the least any
+    collector that keeps the output pays (a ``bytearray`` or one allocated up front pays
+    the same).
+    """
+    chunk = memoryview(bytearray(piece))
+    started = time.perf_counter()
+    sink = io.BytesIO()
+    for _ in range(nbytes // piece):
+        sink.write(chunk)
+    sink.write(chunk[:nbytes % piece])
+    value = sink.getvalue()
+    elapsed = time.perf_counter() - started
+    del value
+    return elapsed * 1000
+
+
 def measure_once(fn, kubeconfig: str, nbytes: int) -> float:
     started = time.perf_counter()
     got = fn(kubeconfig, nbytes)
@@ -156,6 +178,7 @@ def main() -> None:
         bench_session(kubeconfig, MB)  # warm up: config cache, TLS, page cache
         rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
         fresh: list[float] = []
+        collect: list[float] = []
         # Round-robin, so load from elsewhere on the machine hits every variant alike.
         for round_ in range(max(args.repeat, args.slow_repeat)):
             for name, fn in VARIANTS.items():
@@ -165,6 +188,7 @@ def main() -> None:
                     print(f"  round {round_ + 1} {name}: {rates[name][-1]:.1f} MB/s",
                           file=sys.stderr, flush=True)
             fresh.append(fresh_memory_ms(nbytes))
+            collect.append(collect_ms(nbytes))
         results = {name: statistics.median(values) for name, values in rates.items()}
     raw = results["raw frames (ws.sock)"]
     print(f"\nexec throughput, {args.mb} MB of stdout per run, median of {args.repeat}")
@@ -182,6 +206,11 @@ def main() -> None:
     print(f"fresh zeroed memory for {args.mb} MB: {floor_ms:.1f} ms (median of {len(fresh)}); "
           f"raw frames plus that: {ceiling:.1f} MB/s = {ceiling / raw:.2f} x raw (the raw loop, had it kept "
           f"the output); run() / that = {results['run()'] / ceiling:.2f}")
+    gather_ms = statistics.median(collect)
+    keeping = nbytes / MB / ((raw_ms + gather_ms) / 1000)
+    print(f"gathering {args.mb} MB from Python into new memory (BytesIO, 256 KiB writes, no socket): "
+          f"{gather_ms:.1f} ms; raw frames plus that: {keeping / raw:.2f} x raw; "
+          f"run() / that = {results['run()'] / keeping:.2f}")
     print(f"ExecSession / update() loop = {ours / results['client update() loop']:.0f}  (target >= 100)")
 
 
