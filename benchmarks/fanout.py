@@ -80,7 +80,15 @@ def ours(pods, command, kubeconfig: str, max_parallel: int) -> tuple[float, Samp
     return elapsed, sampler
 
 
-def kubectl_loop(count: int, script: str, kubeconfig: str, parallel: int) -> float:
+def kubectl_loop(count: int, script: str, kubeconfig: str, parallel: int) -> tuple[float, int]:
+    """Return the loop's wall time and how many pods' output kubectl did not print.
+
+    kubectl's websocket executor (client-go) drops a message that arrives before it has
+    set up the stream it belongs to (``Unknown stream id 1, discarding message``); with
+    a server that answers at once on a busy machine, a pod's only line is sometimes lost
+    while kubectl still exits 0. That is counted and shown, not treated as a failure of
+    the run: the time is still the reference's.
+    """
     names = "".join(f"w-{i}\n" for i in range(count))
     started = time.perf_counter()
     done = subprocess.run(
@@ -89,10 +97,12 @@ def kubectl_loop(count: int, script: str, kubeconfig: str, parallel: int) -> flo
         check=False,
     )
     elapsed = time.perf_counter() - started
-    lines = done.stdout.split()
-    if done.returncode != 0 or len(lines) != count:
-        raise SystemExit(f"kubectl loop failed ({done.returncode}): {done.stderr[-500:]}")
-    return elapsed
+    lost = count - len(set(done.stdout.split()))
+    discarded = done.stderr.count("Unknown stream id")
+    if done.returncode != 0 or lost != discarded:
+        raise SystemExit(f"kubectl loop failed ({done.returncode}, {lost} pods without output): "
+                         f"{done.stderr[-500:]}")
+    return elapsed, lost
 
 
 def main() -> None:
@@ -109,9 +119,9 @@ def main() -> None:
         one, _ = ours(["w-0"], command, kubeconfig, 1)
         wide, sampled = ours("app=w", command, kubeconfig, args.max_parallel)
         capped, _ = ours("app=w", command, kubeconfig, 16)
-        reference = None
+        reference, lost = None, 0
         if not args.no_kubectl and shutil.which("kubectl") and shutil.which("xargs"):
-            reference = kubectl_loop(args.pods, script, kubeconfig, 16)
+            reference, lost = kubectl_loop(args.pods, script, kubeconfig, 16)
     bound = SCALE_TARGET * (args.pods / args.max_parallel) * one
     rows = [
         (f"one pod ({script})", one),
@@ -120,6 +130,9 @@ def main() -> None:
     ]
     if reference is not None:
         rows.append((f"{args.pods} pods, xargs -P 16 kubectl exec", reference))
+        if lost:
+            print(f"kubectl printed no output for {lost} of {args.pods} pods (client-go: "
+                  "'Unknown stream id 1, discarding message'); every pod's output came through ours")
     width = max(len(label) for label, _ in rows)
     for label, seconds in rows:
         print(f"{label:<{width}}  {seconds:7.2f} s")
