@@ -328,6 +328,26 @@ def test_run_returns_fifty_megabytes_without_extra_copies(kubeconfig):
     assert peak < 2.4 * 50 * MB, f"peak {peak / MB:.0f} MB for 50 MB of output"
 
 
+def test_view_callbacks_see_every_byte_as_the_bytes_callbacks_do(kubeconfig):
+    # 3.4 MB in the sandbox's 32 KiB frames: the reader's 256 KiB buffer is refilled many
+    # times, and a view is only valid during its call, so a view callback must copy.
+    seen_as_bytes, seen_as_views, kinds = bytearray(), {1: bytearray(), 2: bytearray()}, set()
+
+    def keep_view(channel: int, data: memoryview) -> None:
+        kinds.add(type(data))
+        seen_as_views[channel].extend(data)
+
+    s = ExecSession("demo", ["sh", "-c", "seq 1 500000; echo err >&2"], tty=False, stdin=False,
+                    kubeconfig=kubeconfig)
+    s.on_output(lambda channel, data: seen_as_bytes.extend(data) if channel == 1 else None)
+    s.on_output(keep_view, view=True)
+    assert s.start().wait(EXPECT_TIMEOUT) == 0
+    expected = "".join(f"{i}\n" for i in range(1, 500001)).encode()
+    assert bytes(seen_as_bytes) == expected
+    assert bytes(seen_as_views[1]) == expected and bytes(seen_as_views[2]) == b"err\n"
+    assert kinds == {memoryview}
+
+
 def test_falls_back_to_v4_when_the_server_has_no_v5(tmp_path):
     from jupyter_k8stty.sandbox import Sandbox
 

@@ -243,13 +243,10 @@ class Fanout:
         session = ExecSession(planned.target, self.command, tty=False, stdin=self.stdin is not None,
                               resolve=not planned.resolved, flow_window=self._flow_window)
         handler = self._on_output
-
-        def collect(channel: int, data: bytes) -> None:
-            (stdout if channel == STDOUT_CHANNEL else stderr).add(data)
-            if handler is not None:
-                handler(name, channel, data)
-
-        session.on_output(collect)
+        session.on_output(lambda channel, data: (stdout if channel == STDOUT_CHANNEL else stderr).add(data),
+                          view=True)
+        if handler is not None:
+            session.on_output(lambda channel, data: handler(name, channel, data))
         with self._lock:
             if self._cancelled:
                 return PodResult(self.command, None, name=name, pod=name, error="cancelled")

@@ -28,8 +28,8 @@ class OutputBuffer:
         self.kept = 0
         self.dropped = 0
 
-    def add(self, data: bytes) -> None:
-        """Keep what fits of ``data``; count the rest as dropped."""
+    def add(self, data: bytes | memoryview) -> None:
+        """Keep (copy) what fits of ``data``; count the rest as dropped."""
         room = self.limit - self.kept
         if room >= len(data):
             self._buffer.write(data)

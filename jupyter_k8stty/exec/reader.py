@@ -33,6 +33,7 @@ MAX_STATUS: int = 64 * 1024
 _KNOWN_CHANNELS = (-1, protocol.STDOUT_CHANNEL, protocol.STDERR_CHANNEL, protocol.CLOSE_CHANNEL)
 
 OutputCallback = Callable[[int, bytes], None]
+ViewCallback = Callable[[int, memoryview], None]
 EndCallback = Callable[[SessionStatus, "int | None", "str | None"], None]
 
 
@@ -92,6 +93,8 @@ class FrameReader:
         name: ``namespace/pod``, for the thread name and messages.
         callbacks: called as ``callback(channel, payload)`` for stdout and stderr.
         gate: the flow-control gate (``FlowGate(None)``: none).
+        view_callbacks: called likewise with a ``memoryview`` of the payload, valid only
+            during the call (for callbacks that copy it anyway: no ``bytes`` is made for them).
         closing: returns whether the session is being closed on purpose (then a broken
             socket is not an error).
         on_end: called once, on the reader thread, as ``on_end(status, exit_code, error)``.
@@ -104,6 +107,7 @@ class FrameReader:
     _: KW_ONLY
     closing: Callable[[], bool]
     on_end: EndCallback
+    view_callbacks: list[ViewCallback] = field(default_factory=list)
     #: ``time.monotonic()`` of the last frame (or of the end of a pause).
     last_frame: float = field(default_factory=time.monotonic, init=False)
     #: Pongs received (answers to keepalive pings).
@@ -141,7 +145,7 @@ class FrameReader:
 
     def _read(self, source: FrameSource) -> tuple[SessionStatus, int | None, str | None] | None:
         """Read frames until the exit status, a close or (raised) a broken stream."""
-        callbacks, gate = self.callbacks, self.gate
+        callbacks, views, gate = self.callbacks, self.view_callbacks, self.gate
         flow_control = gate.window is not None
         stdout, stderr = protocol.STDOUT_CHANNEL, protocol.STDERR_CHANNEL
         channel = -1  # the current message's channel; -1 before its first byte
@@ -177,11 +181,14 @@ class FrameReader:
                 if not piece:
                     continue
                 if channel == stdout or channel == stderr:
-                    data = bytes(piece)
                     if flow_control:
-                        gate.delivered(len(data))
-                    for callback in callbacks:
-                        callback(channel, data)
+                        gate.delivered(len(piece))
+                    if callbacks:
+                        data = bytes(piece)
+                        for callback in callbacks:
+                            callback(channel, data)
+                    for view in views:
+                        view(channel, piece)
                     if flow_control and gate.full and length > source.buffer_size:
                         gate.wait()  # the window holds inside a frame bigger than the buffer
                 elif channel == protocol.STATUS_CHANNEL:

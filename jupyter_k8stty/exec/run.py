@@ -129,7 +129,8 @@ def run(
         stdin = encode_input(stdin)
     stdout, stderr = OutputBuffer(limit), OutputBuffer(limit)
     session = ExecSession(target, command, tty=False, stdin=stdin is not None, **where)
-    session.on_output(lambda channel, data: (stdout if channel == STDOUT_CHANNEL else stderr).add(data))
+    session.on_output(lambda channel, data: (stdout if channel == STDOUT_CHANNEL else stderr).add(data),
+                      view=True)
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     try:

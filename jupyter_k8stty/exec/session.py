@@ -32,7 +32,7 @@ from .node_debug import NodeDebugPod
 from .platform import DEFAULT_SHELL, WINDOWS_HINT
 from .profiles import DebugSpec
 from .reader import FlowGate, FrameReader
-from .session_events import ExitCallback, OutputCallback, SessionEvents, _Cancelled
+from .session_events import ExitCallback, OutputCallback, SessionEvents, ViewCallback, _Cancelled
 from .session_input import SessionInput
 from .status import SessionStatus
 from .target import ExecTarget, TargetArgs
@@ -175,8 +175,9 @@ class ExecSession(SessionEvents, SessionInput):
         self._ws: websocket.WebSocket | None = None
         self._closing = False
         self._output_callbacks: list[OutputCallback] = []
+        self._view_callbacks: list[ViewCallback] = []
         if self.command and self.command[0].rsplit("/", 1)[-1] in SHELLS:
-            self._output_callbacks.append(self._keep_head)
+            self._view_callbacks.append(self._keep_head)
         self._exit_callbacks: list[ExitCallback] = []
         self._gate = FlowGate(flow_window)
         self._pings = 0
@@ -271,6 +272,7 @@ class ExecSession(SessionEvents, SessionInput):
             return self
         label = f"{self.namespace}/{self.pod}"
         frames = FrameReader(ws, label, self._output_callbacks, self._gate,
+                             view_callbacks=self._view_callbacks,
                              closing=lambda: self._closing, on_end=self._reader_ended)
         self._frames, self._reader = frames, frames.thread
         frames.start()
@@ -420,7 +422,7 @@ class ExecSession(SessionEvents, SessionInput):
             except Exception:
                 pass
 
-    def _keep_head(self, channel: int, data: bytes) -> None:
+    def _keep_head(self, channel: int, data: bytes | memoryview) -> None:
         if len(self._head) < 4096:
             self._head += data[:4096 - len(self._head)]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from .session import ExecSession
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jupyter_k8stty")
 
-__all__ = ["ExitCallback", "OutputCallback", "SessionEvents"]
+__all__ = ["ExitCallback", "OutputCallback", "SessionEvents", "ViewCallback"]
 
 OutputCallback = Callable[[int, bytes], None]
+#: Called with a view of the reader's buffer, valid only during the call.
+ViewCallback = Callable[[int, memoryview], None]
 #: Called with the session (exit and wait callbacks).
 ExitCallback = Callable[["ExecSession"], None]
 
@@ -40,20 +42,30 @@ class SessionEvents:
         _done: threading.Event
         _status: SessionStatus
         _output_callbacks: list[OutputCallback]
+        _view_callbacks: list[ViewCallback]
         _wait_callbacks: list[ExitCallback]
         _exit_callbacks: list[ExitCallback]
 
         @property
         def name(self) -> str: ...  # noqa: D102
 
-    def on_output(self, callback: OutputCallback) -> None:
+    @overload
+    def on_output(self, callback: OutputCallback, *, view: Literal[False] = False) -> None: ...
+    @overload
+    def on_output(self, callback: ViewCallback, *, view: Literal[True]) -> None: ...
+
+    def on_output(self, callback: Any, *, view: bool = False) -> None:
         """Call ``callback(channel, data)`` on the reader thread for each output chunk.
 
         ``channel`` is 1 (stdout, or the merged TTY) or 2 (stderr). Keep callbacks fast:
         they run on the reader thread. An exception in a callback ends the session with
         an error rather than losing output silently.
+
+        ``view=True``: ``data`` is a ``memoryview`` of the reader's buffer, valid only
+        during the call (the next read reuses it). For a callback that copies what it
+        keeps (into a file, a ``bytearray``), this saves a copy of every byte.
         """
-        self._output_callbacks.append(callback)
+        (self._view_callbacks if view else self._output_callbacks).append(callback)
 
     def on_wait(self, callback: ExitCallback) -> None:
         """Call ``callback(session)`` each time the pod is polled while it is not running.
