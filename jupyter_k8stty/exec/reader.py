@@ -25,14 +25,16 @@ from .status import SessionStatus
 
 log = logging.getLogger("jupyter_k8stty")
 
-__all__ = ["MAX_STATUS", "FlowGate", "FrameReader"]
+__all__ = ["MAX_STATUS", "FlowGate", "FrameReader", "OutputCallback", "ViewCallback"]
 
 #: Bytes an exec status message may have (a ``metav1.Status`` is well under 1 KiB).
 MAX_STATUS: int = 64 * 1024
 
 _KNOWN_CHANNELS = (-1, protocol.STDOUT_CHANNEL, protocol.STDERR_CHANNEL, protocol.CLOSE_CHANNEL)
 
+#: Called with each output chunk as ``bytes``.
 OutputCallback = Callable[[int, bytes], None]
+#: Called with a view of the reader's buffer, valid only during the call.
 ViewCallback = Callable[[int, memoryview], None]
 EndCallback = Callable[[SessionStatus, "int | None", "str | None"], None]
 

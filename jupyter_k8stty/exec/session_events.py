@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from .reader import OutputCallback, ViewCallback
+
 if TYPE_CHECKING:
     from .session import ExecSession
     from .status import SessionStatus
@@ -20,9 +22,6 @@ log = logging.getLogger("jupyter_k8stty")
 
 __all__ = ["ExitCallback", "OutputCallback", "SessionEvents", "ViewCallback"]
 
-OutputCallback = Callable[[int, bytes], None]
-#: Called with a view of the reader's buffer, valid only during the call.
-ViewCallback = Callable[[int, memoryview], None]
 #: Called with the session (exit and wait callbacks).
 ExitCallback = Callable[["ExecSession"], None]
 
