@@ -98,8 +98,8 @@ def kubectl_loop(count: int, script: str, kubeconfig: str, parallel: int) -> tup
     )
     elapsed = time.perf_counter() - started
     lost = count - len(set(done.stdout.split()))
-    discarded = done.stderr.count("Unknown stream id")
-    if done.returncode != 0 or lost != discarded:
+    # One kubectl may discard several messages (its output can come in more than one).
+    if done.returncode != 0 or (lost and "Unknown stream id" not in done.stderr):
         raise SystemExit(f"kubectl loop failed ({done.returncode}, {lost} pods without output): "
                          f"{done.stderr[-500:]}")
     return elapsed, lost
