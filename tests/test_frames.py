@@ -15,6 +15,7 @@ from jupyter_k8stty.exec.frames import (
     OP_CLOSE,
     OP_CONTINUATION,
     OP_PING,
+    OP_PONG,
     OP_TEXT,
     ConnectionLost,
     FrameError,
@@ -35,7 +36,7 @@ def read_all(source: FrameSource) -> list[tuple[bool, int, bytes, list[int]]]:
             fin, opcode, length = source.header()
         except ConnectionLost:
             return frames
-        if opcode in (OP_CLOSE, OP_PING, 0xA):
+        if opcode in (OP_CLOSE, OP_PING, OP_PONG):
             frames.append((fin, opcode, source.control_payload(length), [length]))
             continue
         pieces = [bytes(piece) for piece in source.payload(length)]

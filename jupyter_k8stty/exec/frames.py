@@ -81,8 +81,7 @@ class FrameSource:
         if not held:  # all parsed: receive from the front, where the most room is
             self._start = self._end = 0
         elif self._start + need > len(self._buffer):  # move the unparsed rest to the front
-            rest = bytes(self._view[self._start:self._end])
-            self._buffer[:held] = rest
+            self._buffer.move(0, self._start, held)
             self._start, self._end = 0, held
         view, sock = self._view, self._sock
         while self._end - self._start < need:
